@@ -1,0 +1,96 @@
+"""What proofwatch keeps from a photo's metadata before removing it all.
+
+Only facts the rules need and the tracker may want: capture time, whether a camera make or
+model was recorded, whether GPS was present. Coordinates and serial numbers are never kept.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import exifread
+
+log = logging.getLogger(__name__)
+
+# exifread logs at warning level about every odd tag; those lines are noise in a daemon's log.
+logging.getLogger("exifread").setLevel(logging.ERROR)
+
+_EXIF_TIME = re.compile(r"^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$")
+_OFFSET = re.compile(r"^[+-]\d{2}:\d{2}$")
+
+
+@dataclass(frozen=True)
+class PhotoMetadata:
+    captured_at: str | None = None  # ISO 8601, with its UTC offset when the camera wrote one
+    camera: bool = False  # a camera make or model was recorded
+    had_gps: bool = False
+    orientation: int = 1
+    found: tuple[str, ...] = field(default=())  # categories exifread saw: gps, makernote, ...
+
+
+def _tag_text(tags: dict[str, Any], name: str) -> str | None:
+    tag = tags.get(name)
+    if tag is None:
+        return None
+    text = str(tag.printable if hasattr(tag, "printable") else tag).strip().strip("\x00").strip()
+    return text or None
+
+
+def _capture_time(tags: dict[str, Any]) -> str | None:
+    for key, offset_key in (
+        ("EXIF DateTimeOriginal", "EXIF OffsetTimeOriginal"),
+        ("EXIF DateTimeDigitized", "EXIF OffsetTimeDigitized"),
+        ("Image DateTime", "EXIF OffsetTime"),
+    ):
+        raw = _tag_text(tags, key)
+        match = _EXIF_TIME.match(raw or "")
+        if not match:
+            continue
+        y, mo, d, h, mi, s = match.groups()
+        stamp = f"{y}-{mo}-{d}T{h}:{mi}:{s}"
+        offset = _tag_text(tags, offset_key)
+        return stamp + offset if offset and _OFFSET.match(offset) else stamp
+    return None
+
+
+def _orientation(tags: dict[str, Any]) -> int:
+    tag = tags.get("Image Orientation")
+    try:
+        value = int(tag.values[0]) if tag is not None else 1
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _process(data: bytes, details: bool) -> dict[str, Any]:
+    return dict(exifread.process_file(io.BytesIO(data), details=details, extract_thumbnail=False))
+
+
+def read_metadata(data: bytes) -> PhotoMetadata:
+    """Read the facts to keep. Never raises: unreadable metadata is simply absent."""
+    tags: dict[str, Any] = {}
+    for details in (True, False):  # MakerNote parsing is the fragile part; retry without it
+        try:
+            tags = _process(data, details)
+            break
+        except Exception as exc:  # exifread raises anything on hostile input
+            log.debug("exif read failed (details=%s): %s", details, type(exc).__name__)
+    had_gps = any(key.startswith("GPS ") for key in tags)
+    found = []
+    if had_gps:
+        found.append("gps")
+    if any(key.startswith("MakerNote") or key == "EXIF MakerNote" for key in tags):
+        found.append("makernote")
+    if "JPEGThumbnail" in tags or "Thumbnail JPEGInterchangeFormat" in tags:
+        found.append("thumbnail")
+    return PhotoMetadata(
+        captured_at=_capture_time(tags),
+        camera=bool(_tag_text(tags, "Image Make") or _tag_text(tags, "Image Model")),
+        had_gps=had_gps,
+        orientation=_orientation(tags),
+        found=tuple(found),
+    )
