@@ -1,0 +1,51 @@
+"""The copy of a photo an engine sees: upright, sized down, decoded cheaply."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image, ImageOps
+
+
+class ImageRejected(Exception):
+    """The bytes do not decode to a usable image; the message is for a person."""
+
+
+def open_checked(data: bytes, max_pixels: int) -> Image.Image:
+    """Open without decoding, refusing decompression bombs before any pixel is read."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected("the image is a decompression bomb (too many pixels)") from exc
+    except Exception as exc:  # Pillow raises many types on hostile input
+        raise ImageRejected(f"the image cannot be decoded ({type(exc).__name__})") from exc
+    if width <= 0 or height <= 0 or width * height > max_pixels:
+        raise ImageRejected(
+            f"the image has {width}x{height} pixels, over the limit of {max_pixels} pixels"
+        )
+    return image
+
+
+def prepare(data: bytes, max_side: int, max_pixels: int) -> Image.Image:
+    """Decode `data` upright and no larger than `max_side` on its longest side."""
+    image = open_checked(data, max_pixels)
+    try:
+        # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale: a 12 MP photo never becomes 12 MP.
+        if image.format == "JPEG":
+            image.draft("RGB", (max_side, max_side))
+        upright = ImageOps.exif_transpose(image)
+        upright = upright.convert("RGB")
+        upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    except Exception as exc:
+        raise ImageRejected(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from exc
+    return upright
+
+
+def encode_jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
