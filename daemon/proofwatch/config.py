@@ -1,0 +1,247 @@
+"""The daemon's configuration: one TOML file, every key documented, unknown keys refused.
+
+The dataclasses below are the single source of truth: their defaults and docs drive
+validation, `proofwatch config show` and the tests that keep config.example.toml complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import tomli_w
+
+from .tomlsource import SourceError, locate, read_toml
+from .units import format_duration, format_size, parse_duration, parse_size
+
+ENGINES = ("auto", "ollama", "ocr")
+
+
+def setting(default: Any, doc: str, unit: str = "", choices: tuple[str, ...] = ()) -> Any:
+    """A config key: its default, a one-line why, and how it is written ("duration", "size")."""
+    meta = {"doc": doc, "unit": unit, "choices": choices}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    stability_delay: float = setting(
+        2.0, "a file written in place is taken once size and mtime hold this long", "duration"
+    )
+    request_wait: float = setting(
+        3.0, "how long to wait for NAME.request.json when rules need it", "duration"
+    )
+    rescan_interval: float = setting(
+        300.0, "periodic full rescan that catches anything events missed", "duration"
+    )
+    polling: str = setting(
+        "auto", '"auto" polls on nfs/cifs/fuse/9p mounts, "off" never, or an interval like "5s"'
+    )
+    ignore: list[str] = setting([], "extra glob patterns (file or folder names) never taken")
+    max_file_size: int = setting(50_000_000, "larger files are rejected unread", "size")
+    max_pixels: int = setting(
+        100_000_000, "images with more pixels are rejected as decompression bombs"
+    )
+
+
+@dataclass(frozen=True)
+class OllamaConfig:
+    host: str = setting("http://127.0.0.1:11434", "the Ollama server; OLLAMA_HOST also sets it")
+    model: str = setting("qwen2.5vl:7b", "a vision model pulled on that server")
+    allow_remote: bool = setting(False, "allow a host that is not loopback (photos leave this box)")
+    connect_timeout: float = setting(5.0, "giving up on connecting to the server", "duration")
+    timeout: float = setting(120.0, "giving up on one model reply", "duration")
+    retries: int = setting(3, "retries of one call on refused connections, 503 and timeouts")
+    model_wait: float = setting(
+        600.0, "how long a photo waits for a server that is down before verdict error", "duration"
+    )
+    keep_alive: str = setting("30m", "how long Ollama keeps the model loaded after a call")
+    num_predict: int = setting(256, "cap on tokens per reply (a reply is a small JSON object)")
+    seed: int = setting(42, "fixed seed, with temperature 0, for repeatable answers")
+    concurrency: int = setting(1, "calls in flight at once (Ollama's default is 1 per model)")
+    max_image_side: int = setting(1600, "longest side in pixels of the copy sent to the model")
+    votes: int = setting(1, "ask N times and take the majority; disagreement becomes review")
+
+
+@dataclass(frozen=True)
+class OcrConfig:
+    max_image_side: int = setting(1600, "longest side in pixels of the copy OCR reads")
+    min_score: float = setting(0.5, "OCR candidates below this confidence are ignored")
+
+
+@dataclass(frozen=True)
+class Config:
+    watch: Path | None = setting(None, "the upload folder the tracker writes photos into")
+    rules: Path = setting(Path("/etc/proofwatch/rules"), "folder of rule files (*.toml)")
+    state_dir: Path = setting(
+        Path("/var/lib/proofwatch"), "the daemon's own state: database, lock, status"
+    )
+    verdict_dir: Path | None = setting(
+        None, "write verdicts here, mirroring paths, instead of beside each photo"
+    )
+    engine: str = setting("auto", "auto: Ollama when reachable, else OCR", choices=ENGINES)
+    log_level: str = setting(
+        "info", "debug, info, warning or error", choices=("debug", "info", "warning", "error")
+    )
+    intake: IntakeConfig = field(default_factory=IntakeConfig)
+    ollama: OllamaConfig = field(default_factory=OllamaConfig)
+    ocr: OcrConfig = field(default_factory=OcrConfig)
+
+    def with_overrides(self, **changes: Any) -> Config:
+        """A copy with command-line overrides applied; None means "not given"."""
+        top = {k: v for k, v in changes.items() if v is not None and "." not in k}
+        config = dataclasses.replace(self, **top)
+        for dotted, value in changes.items():
+            if value is None or "." not in dotted:
+                continue
+            section, key = dotted.split(".", 1)
+            inner = dataclasses.replace(getattr(config, section), **{key: value})
+            config = dataclasses.replace(config, **{section: inner})
+        return config
+
+
+SECTIONS = {"intake": IntakeConfig, "ollama": OllamaConfig, "ocr": OcrConfig}
+
+
+def _convert(
+    path: Path, text: str, table: tuple[str, ...], spec: dataclasses.Field[Any], raw: Any
+) -> Any:
+    """Check one raw TOML value against its field and turn it into the typed value."""
+    hints = get_type_hints(Config if not table else SECTIONS[table[0]])
+    expected = hints[spec.name]
+    unit, choices = spec.metadata.get("unit", ""), spec.metadata.get("choices", ())
+
+    def fail(message: str) -> SourceError:
+        return SourceError(path, message, locate(text, table, spec.name), ".".join((*table, spec.name)))
+
+    try:
+        if unit == "duration":
+            if isinstance(raw, int | float) and not isinstance(raw, bool):
+                return float(raw)
+            return parse_duration(str(raw)) if isinstance(raw, str) else _type_error(raw)
+        if unit == "size":
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                return raw
+            return parse_size(raw) if isinstance(raw, str) else _type_error(raw)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if expected in (Path, Path | None):
+        if not isinstance(raw, str):
+            raise fail("expected a path (a string)")
+        return Path(raw) if raw else None
+    if expected is bool and not isinstance(raw, bool):
+        raise fail("expected true or false")
+    if expected is int and (not isinstance(raw, int) or isinstance(raw, bool)):
+        raise fail("expected a whole number")
+    if expected is float and (not isinstance(raw, int | float) or isinstance(raw, bool)):
+        raise fail("expected a number")
+    if expected is str and not isinstance(raw, str):
+        raise fail("expected a string")
+    if expected == list[str] and not (
+        isinstance(raw, list) and all(isinstance(item, str) for item in raw)
+    ):
+        raise fail("expected a list of strings")
+    if choices and raw not in choices:
+        raise fail(f"must be one of {', '.join(choices)}, not {raw!r}")
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw < 0:
+        raise fail("must not be negative")
+    return float(raw) if expected is float else raw
+
+
+def _type_error(raw: Any) -> Any:
+    raise ValueError(f"{raw!r} has the wrong type")
+
+
+def _build(path: Path, text: str, table: tuple[str, ...], cls: type, raw: dict[str, Any]) -> Any:
+    fields = {spec.name: spec for spec in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        spec = fields.get(key)
+        if spec is None:
+            where = locate(text, table, key)
+            known = ", ".join(sorted(fields))
+            raise SourceError(path, f"unknown key (known: {known})", where, ".".join((*table, key)))
+        if key in SECTIONS and not table:
+            if not isinstance(value, dict):
+                raise SourceError(path, "expected a table", locate(text, (), key), key)
+            values[key] = _build(path, text, (key,), SECTIONS[key], value)
+        else:
+            values[key] = _convert(path, text, table, spec, value)
+    return cls(**values)
+
+
+def load_config(path: Path | None) -> Config:
+    """The configuration in `path`, or the defaults when no file is given."""
+    config = Config()
+    if path is not None:
+        raw, text = read_toml(path)
+        config = _build(path, text, (), Config, raw)
+    validate(config, path or "<defaults>")
+    return config
+
+
+def validate(config: Config, origin: Path | str) -> None:
+    """Checks that span keys; raised as SourceError naming the key."""
+    if config.ollama.concurrency < 1:
+        raise SourceError(origin, "must be at least 1", key="ollama.concurrency")
+    if config.ollama.votes < 1:
+        raise SourceError(origin, "must be at least 1", key="ollama.votes")
+    polling = config.intake.polling
+    if polling not in ("auto", "off"):
+        try:
+            parse_duration(polling)
+        except ValueError as exc:
+            raise SourceError(origin, f'"auto", "off" or an interval: {exc}', key="intake.polling") from None
+
+
+def host_from_environment(config: Config, environ: dict[str, str] | None = None) -> Config:
+    """OLLAMA_HOST applies when the config file left the host at its default."""
+    env = os.environ if environ is None else environ
+    if env.get("OLLAMA_HOST") and config.ollama.host == OllamaConfig().host:
+        return config.with_overrides(**{"ollama.host": env["OLLAMA_HOST"]})
+    return config
+
+
+def _plain(cls_value: Any) -> dict[str, Any]:
+    """A config section as TOML-ready values, written the way operators write them."""
+    out: dict[str, Any] = {}
+    for spec in dataclasses.fields(cls_value):
+        value = getattr(cls_value, spec.name)
+        unit = spec.metadata.get("unit", "")
+        if dataclasses.is_dataclass(value):
+            continue
+        if unit == "duration":
+            value = format_duration(value)
+        elif unit == "size":
+            value = format_size(value)
+        elif isinstance(value, Path):
+            value = str(value)
+        elif value is None:
+            value = ""
+        out[spec.name] = value
+    return out
+
+
+def to_toml(config: Config) -> str:
+    """The effective configuration, every default filled in (for `proofwatch config show`)."""
+    document = _plain(config)
+    for name in SECTIONS:
+        document[name] = _plain(getattr(config, name))
+    return tomli_w.dumps(document)
+
+
+def iter_settings() -> list[tuple[str, str, Any, str]]:
+    """(table, key, default as written, doc) for every key: docs and tests walk this."""
+    rows: list[tuple[str, str, Any, str]] = []
+    defaults = Config()
+    for table, section in [("", defaults), *((n, getattr(defaults, n)) for n in SECTIONS)]:
+        plain = _plain(section)
+        for spec in dataclasses.fields(section):
+            if spec.name in plain:
+                rows.append((table, spec.name, plain[spec.name], spec.metadata["doc"]))
+    return rows

@@ -1,0 +1,222 @@
+"""Deciding each rule: plain functions of what was read and what was expected.
+
+No files, no model, no clock: everything a decision needs arrives in `Facts` and the
+readings, so every branch is tested as a pure function.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..engines.base import Reading
+from ..metadata import PhotoMetadata
+from ..status import Status, worst
+from .model import Request, Rule
+from .normalize import edit_distance, normalize
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything about one photo that rules decide on, besides the model's readings."""
+
+    request: Request = field(default_factory=Request)
+    metadata: PhotoMetadata = field(default_factory=PhotoMetadata)
+    width: int = 0
+    height: int = 0
+    phash: str | None = None
+    # Earlier photos (their path and perceptual hash), for duplicate rules.
+    earlier: Sequence[tuple[str, str]] = ()
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    status: Status
+    detail: str
+    observed: Any = None
+    expected: Any = None
+    engine: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "status": self.status}
+        if self.observed is not None:
+            out["observed"] = self.observed
+        if self.expected is not None:
+            out["expected"] = self.expected
+        if self.engine is not None:
+            out["engine"] = self.engine
+        out["detail"] = self.detail
+        return out
+
+
+def decide(rule: Rule, facts: Facts, readings: Sequence[Reading] = ()) -> RuleResult:
+    if rule.kind == "text":
+        return _combine(rule, [decide_text(rule, facts.request, r) for r in readings])
+    if rule.kind == "presence":
+        return _combine(rule, [decide_presence(rule, r) for r in readings])
+    if rule.kind == "metadata":
+        return decide_metadata(rule, facts)
+    return decide_duplicate(rule, facts)
+
+
+def _combine(rule: Rule, results: list[RuleResult]) -> RuleResult:
+    """One engine's result as it is; with two (engine "both") they must agree to pass."""
+    if not results:
+        return RuleResult(rule.name, rule.undecided, "no engine could answer this rule")
+    if len(results) == 1:
+        return results[0]
+    statuses = {r.status for r in results}
+    engines = "+".join(r.engine or "?" for r in results)
+    details = "; ".join(f"{r.engine}: {r.detail}" for r in results)
+    if len(statuses) == 1:
+        first = results[0]
+        return RuleResult(rule.name, first.status, details, first.observed, first.expected, engines)
+    # pass against fail is a disagreement; anything less certain wins over both.
+    unsure = [s for s in statuses if s not in ("pass", "fail")]
+    status = worst(unsure) if unsure else rule.undecided
+    observed = [r.observed for r in results]
+    return RuleResult(
+        rule.name, status, f"engines disagree: {details}", observed, results[0].expected, engines
+    )
+
+
+def decide_text(rule: Rule, request: Request, reading: Reading) -> RuleResult:
+    expected_raw = request.expect.get(rule.expect_key) if rule.expect else None
+    expected = normalize(expected_raw, rule.normalize) if expected_raw is not None else None
+
+    def result(status: Status, detail: str, observed: Any = None) -> RuleResult:
+        return RuleResult(rule.name, status, detail, observed, expected, reading.engine)
+
+    if rule.expect and expected_raw is None:
+        return result(rule.undecided, f"the request has no value for {rule.expect}")
+    if reading.problem:
+        return result(rule.undecided, reading.problem)
+    shape = re.compile(rule.answer)
+    seen = [normalize(value, rule.normalize) for value in reading.values if value.strip()]
+    fitting = list(dict.fromkeys(value for value in seen if shape.fullmatch(value)))
+    if not fitting:
+        what = f"read {_quote(seen)}" if seen else "nothing legible was read"
+        return result(rule.undecided, f"{what}, which does not fit {rule.answer}", seen or None)
+    if expected is None:
+        return result("pass", f"read {fitting[0]}", fitting[0])
+    best = min(fitting, key=lambda value: edit_distance(value, expected))
+    distance = edit_distance(best, expected)
+    if distance <= rule.tolerance:
+        off = f" ({distance} character(s) off, tolerance {rule.tolerance})" if distance else ""
+        return result("pass", f"read {best}{off}", best)
+    return result("fail", f"read {_quote(fitting)}, expected {expected}", best)
+
+
+def _quote(values: Sequence[str]) -> str:
+    return ", ".join(values[:5]) + (" …" if len(values) > 5 else "")
+
+
+def decide_presence(rule: Rule, reading: Reading) -> RuleResult:
+    expected = rule.expect_present
+    if reading.problem or not reading.values:
+        detail = reading.problem or "no answer"
+        return RuleResult(rule.name, rule.undecided, detail, None, expected, reading.engine)
+    answer = reading.values[0].strip().lower()
+    if answer not in ("yes", "no"):
+        return RuleResult(
+            rule.name, rule.undecided, f"the answer was {answer!r}", None, expected, reading.engine
+        )
+    seen = answer == "yes"
+    status: Status = "pass" if seen == expected else "fail"
+    detail = f"{'visible' if seen else 'not visible'}: {rule.question}"
+    return RuleResult(rule.name, status, detail, seen, expected, reading.engine)
+
+
+def _as_aware(stamp: str) -> datetime:
+    # A capture time without offset is read in this machine's time zone (where the camera
+    # most likely was); freshness rules allow `clock_skew` for the rest.
+    moment = datetime.fromisoformat(stamp)
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def decide_metadata(rule: Rule, facts: Facts) -> RuleResult:
+    meta = facts.metadata
+    checks: list[tuple[Status, str]] = []
+    observed: dict[str, Any] = {"camera": meta.camera, "captured_at": meta.captured_at}
+    expected: dict[str, Any] = {}
+    if rule.require_camera:
+        expected["camera"] = True
+        checks.append(
+            ("pass", "taken by a camera")
+            if meta.camera
+            else ("fail", "no camera make or model recorded (a screenshot or an edited image)")
+        )
+    if rule.min_width or rule.min_height:
+        observed["size"] = f"{facts.width}x{facts.height}"
+        expected["min_size"] = f"{rule.min_width}x{rule.min_height}"
+        big_enough = facts.width >= rule.min_width and facts.height >= rule.min_height
+        checks.append(
+            ("pass", f"{facts.width}x{facts.height} pixels")
+            if big_enough
+            else ("fail", f"{facts.width}x{facts.height} is below {expected['min_size']}")
+        )
+    if rule.max_age is not None:
+        checks.append(_freshness(rule, facts, expected))
+    if not checks:
+        return RuleResult(rule.name, "pass", "nothing to check", observed, expected)
+    status = worst(s for s, _ in checks)
+    return RuleResult(rule.name, status, "; ".join(d for _, d in checks), observed, expected)
+
+
+def _freshness(rule: Rule, facts: Facts, expected: dict[str, Any]) -> tuple[Status, str]:
+    issued = facts.request.issued_at
+    if issued is None:
+        return (rule.undecided, "the request has no issued_at to compare the capture time with")
+    assert rule.max_age is not None
+    skew = timedelta(seconds=rule.clock_skew)
+    deadline = issued + timedelta(seconds=rule.max_age)
+    expected["captured_between"] = [(issued - skew).isoformat(), (deadline + skew).isoformat()]
+    if not facts.metadata.captured_at:
+        return (rule.undecided, "the photo records no capture time")
+    try:
+        captured = _as_aware(facts.metadata.captured_at)
+    except ValueError:
+        return (rule.undecided, "the capture time cannot be read")
+    if issued.tzinfo is None:
+        issued = issued.astimezone()
+        deadline = deadline.astimezone()
+    if captured < issued - skew:
+        return ("fail", f"taken {_ago(issued - captured)} before the request was issued")
+    if captured > deadline + skew:
+        return ("fail", f"taken {_ago(captured - issued)} after the request, past the deadline")
+    return ("pass", f"taken {_ago(captured - issued)} after the request")
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = abs(int(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def hamming(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def decide_duplicate(rule: Rule, facts: Facts) -> RuleResult:
+    if facts.phash is None:
+        return RuleResult(rule.name, rule.undecided, "no perceptual hash could be computed")
+    nearest: tuple[int, str] | None = None
+    for photo, other in facts.earlier:
+        distance = hamming(facts.phash, other)
+        if nearest is None or distance < nearest[0]:
+            nearest = (distance, photo)
+    if nearest is not None and nearest[0] <= rule.max_distance:
+        detail = f"near-identical to {nearest[1]} (distance {nearest[0]} of 64)"
+        return RuleResult(rule.name, "fail", detail, nearest[1], None)
+    compared = len(facts.earlier)
+    return RuleResult(rule.name, "pass", f"unlike the {compared} earlier photo(s)", None, None)
+
+
+def decide_all(
+    rules: Sequence[Rule], facts: Facts, readings: Mapping[str, Sequence[Reading]]
+) -> list[RuleResult]:
+    return [decide(rule, facts, readings.get(rule.name, ())) for rule in rules]

@@ -1,0 +1,101 @@
+"""What a rule is, once its TOML file has been read and checked."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from ..status import Status
+
+RuleKind = Literal["text", "presence", "metadata", "duplicate"]
+EngineChoice = Literal["auto", "ollama", "ocr", "both"]
+MODEL_KINDS = ("text", "presence")
+
+
+@dataclass(frozen=True)
+class Example:
+    """A photo the rule must give `status` (run by `proofwatch rules test`)."""
+
+    photo: str
+    status: Status
+    request: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    kind: RuleKind
+    source: str = ""
+    description: str = ""
+    match: tuple[str, ...] = ("**",)
+    engine: EngineChoice = "auto"
+    undecided: Status = "review"
+    examples: tuple[Example, ...] = ()
+    # text and presence
+    question: str = ""
+    # text
+    answer: str = ".+"
+    expect: str = ""  # "request.expect.<key>", or empty: extract only
+    normalize: tuple[str, ...] = ()
+    tolerance: int = 0
+    # presence
+    expect_present: bool = True
+    # metadata
+    max_age: float | None = None
+    clock_skew: float = 120.0
+    require_camera: bool = False
+    min_width: int = 0
+    min_height: int = 0
+    # duplicate
+    max_distance: int = 6
+
+    @property
+    def asks_model(self) -> bool:
+        return self.kind in MODEL_KINDS
+
+    @property
+    def expect_key(self) -> str:
+        return self.expect.removeprefix("request.expect.")
+
+    @property
+    def question_key(self) -> str:
+        """The answer's field name in the model's JSON schema."""
+        return re.sub(r"[^a-z0-9_]", "_", self.name.lower())
+
+    def matches(self, relative_path: str) -> bool:
+        return any(glob_regex(pattern).fullmatch(relative_path) for pattern in self.match)
+
+
+@dataclass(frozen=True)
+class Request:
+    """The tracker's request for one photo (NAME.EXT.request.json); every field optional."""
+
+    id: str | None = None
+    rules: tuple[str, ...] | None = None
+    expect: dict[str, str] = field(default_factory=dict)
+    issued_at: datetime | None = None
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """`**` spans folders, `*` and `?` stay within one path segment."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
