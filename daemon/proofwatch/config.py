@@ -117,7 +117,9 @@ def _convert(
     unit, choices = spec.metadata.get("unit", ""), spec.metadata.get("choices", ())
 
     def fail(message: str) -> SourceError:
-        return SourceError(path, message, locate(text, table, spec.name), ".".join((*table, spec.name)))
+        return SourceError(
+            path, message, locate(text, table, spec.name), ".".join((*table, spec.name))
+        )
 
     try:
         if unit == "duration":
@@ -196,7 +198,9 @@ def validate(config: Config, origin: Path | str) -> None:
         try:
             parse_duration(polling)
         except ValueError as exc:
-            raise SourceError(origin, f'"auto", "off" or an interval: {exc}', key="intake.polling") from None
+            raise SourceError(
+                origin, f'"auto", "off" or an interval: {exc}', key="intake.polling"
+            ) from None
 
 
 def host_from_environment(config: Config, environ: dict[str, str] | None = None) -> Config:

@@ -45,4 +45,5 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
-        raise SourceError(path, f"invalid TOML: {exc}", int(match.group(1)) if match else None)
+        line = int(match.group(1)) if match else None
+        raise SourceError(path, f"invalid TOML: {exc}", line) from None

@@ -22,7 +22,7 @@ def parse_duration(text: str) -> float:
     """Seconds in a duration such as "500ms", "5s", "10m", "4h", "2d"."""
     match = _DURATION.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not a duration (use e.g. \"5s\", \"10m\", \"4h\")")
+        raise ValueError(f'{text!r} is not a duration (use e.g. "5s", "10m", "4h")')
     return float(match.group(1)) * _DURATION_SECONDS[match.group(2)]
 
 
@@ -30,7 +30,7 @@ def parse_size(text: str) -> int:
     """Bytes in a size such as "50MB", "2GiB", "512KB"."""
     match = _SIZE.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not a size (use e.g. \"50MB\", \"1GiB\")")
+        raise ValueError(f'{text!r} is not a size (use e.g. "50MB", "1GiB")')
     unit = (match.group(2) or "B").lower()
     return int(float(match.group(1)) * _SIZE_BYTES[unit])
 

@@ -75,9 +75,17 @@ class _Retryable(Exception):
 class OllamaEngine:
     kinds: ClassVar[frozenset[str]] = frozenset({"text", "presence"})
 
-    def __init__(self, config: OllamaConfig, stop: threading.Event | None = None):
+    def __init__(
+        self,
+        config: OllamaConfig,
+        stop: threading.Event | None = None,
+        wait_when_down: bool = True,
+    ):
+        """`wait_when_down`: wait for a down server (up to model_wait); else fail at once,
+        so that engine = "auto" can fall back to OCR."""
         check_host_allowed(config)
         self.config = config
+        self.wait_when_down = wait_when_down
         self.stop = stop or threading.Event()
         # trust_env=False: no proxy from the environment ever sees a photo.
         self.client = ollama.Client(
@@ -125,7 +133,7 @@ class OllamaEngine:
         return {q.key: majority([vote[q.key] for vote in votes], self.label) for q in questions}
 
     def _ask_once(self, jpeg: bytes, questions: Sequence[Question]) -> dict[str, Reading]:
-        messages = [
+        messages: list[dict[str, Any]] = [
             {"role": "system", "content": SYSTEM_PROMPT},
             {"role": "user", "content": prompt(questions), "images": [jpeg]},
         ]
@@ -154,10 +162,15 @@ class OllamaEngine:
                 return reply
             except ollama.ResponseError as exc:
                 if exc.status_code == 404:
-                    raise EngineUnavailable(f"model {self.config.model} not found: {exc.error}")
+                    missing = f"model {self.config.model} not found: {exc.error}"
+                    raise EngineUnavailable(missing) from None
                 if exc.status_code not in (429, 500, 502, 503, 504):
-                    raise EngineError(f"Ollama refused the request ({exc.status_code}: {exc.error})")
-                reason, down = f"Ollama answered {exc.status_code}: {exc.error}", exc.status_code == 503
+                    refused = f"Ollama refused the request ({exc.status_code}: {exc.error})"
+                    raise EngineError(refused) from None
+                reason, down = (
+                    f"Ollama answered {exc.status_code}: {exc.error}",
+                    exc.status_code == 503,
+                )
             except ConnectionError:
                 reason, down = f"Ollama at {self.config.host} is unreachable", True
             except httpx.TimeoutException:
@@ -165,6 +178,8 @@ class OllamaEngine:
             except httpx.HTTPError as exc:
                 reason, down = f"connection to Ollama failed ({type(exc).__name__})", True
             failures += 1
+            if down and not self.wait_when_down:
+                raise EngineUnavailable(reason)
             now = time.monotonic()
             if down and self._down_since is None:
                 self._down_since = now

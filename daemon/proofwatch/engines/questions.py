@@ -50,7 +50,7 @@ def prompt(questions: Sequence[Question]) -> str:
 def parse_reply(
     content: str, done_reason: str | None, questions: Sequence[Question], engine: str
 ) -> dict[str, Reading]:
-    """Readings from one reply; anything cut off, not JSON or off-schema is a problem, not a value."""
+    """Readings from one reply: anything cut off, not JSON or off-schema is a problem."""
 
     def all_problem(problem: str) -> dict[str, Reading]:
         return {q.key: Reading(engine, (), problem) for q in questions}

@@ -85,7 +85,7 @@ def parse_rule(path: Path, raw: dict[str, Any], text: str) -> Rule:
     match = get("match", (str, list), ["**"])
     match = [match] if isinstance(match, str) else match
     if not match or not all(isinstance(m, str) and m for m in match):
-        raise error("match", "expected a glob or a list of globs, such as \"controls/**\"")
+        raise error("match", 'expected a glob or a list of globs, such as "controls/**"')
     engine = get("engine", str, "auto")
     if engine not in ("auto", "ollama", "ocr", "both"):
         raise error("engine", f"must be auto, ollama, ocr or both, not {engine!r}")
@@ -167,8 +167,12 @@ def _metadata_fields(f: _Fields) -> dict[str, Any]:
     skew = _duration(f, "clock_skew")
     if skew is not None:
         fields["clock_skew"] = skew
-    if not (fields["max_age"] or fields["require_camera"] or fields["min_width"] or fields["min_height"]):
-        raise f.error("kind", "a metadata rule needs max_age, require_camera, min_width or min_height")
+    if not (
+        fields["max_age"] or fields["require_camera"] or fields["min_width"] or fields["min_height"]
+    ):
+        raise f.error(
+            "kind", "a metadata rule needs max_age, require_camera, min_width or min_height"
+        )
     return fields
 
 
@@ -192,7 +196,7 @@ def _examples(f: _Fields) -> tuple[Example, ...]:
     examples = []
     for item in raw:
         if not isinstance(item, dict) or not isinstance(item.get("photo"), str):
-            raise f.error("examples", "each example needs photo = \"path\" and status = \"...\"")
+            raise f.error("examples", 'each example needs photo = "path" and status = "..."')
         if item.get("status") not in STATUSES:
             raise f.error("examples", f"status must be one of {', '.join(STATUSES)}")
         unknown = set(item) - {"photo", "status", "request"}
@@ -238,7 +242,9 @@ def parse_request(raw: Any) -> Request:
     if ident is not None and not isinstance(ident, str | int):
         raise RequestError("id must be a string")
     rules = raw.get("rules")
-    if rules is not None and not (isinstance(rules, list) and all(isinstance(r, str) for r in rules)):
+    if rules is not None and not (
+        isinstance(rules, list) and all(isinstance(r, str) for r in rules)
+    ):
         raise RequestError("rules must be a list of rule names")
     expect = raw.get("expect", {})
     if not isinstance(expect, dict) or not all(isinstance(v, str | int) for v in expect.values()):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from ..engines.base import QuestionKind
 from ..status import Status
 
 RuleKind = Literal["text", "presence", "metadata", "duplicate"]
@@ -54,6 +55,10 @@ class Rule:
     @property
     def asks_model(self) -> bool:
         return self.kind in MODEL_KINDS
+
+    @property
+    def question_kind(self) -> QuestionKind:
+        return "presence" if self.kind == "presence" else "text"
 
     @property
     def expect_key(self) -> str:

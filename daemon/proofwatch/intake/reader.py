@@ -1,0 +1,100 @@
+"""Reading a photo without trusting it: no symlinks, no FIFOs, no devices, bounded size."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class Rejected(Exception):
+    """The file is not a usable photo; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the file was when read: compared again before it is replaced."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Snapshot:
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def describe_non_regular(mode: int) -> str | None:
+    if stat.S_ISLNK(mode):
+        return "it is a symbolic link; links are never followed"
+    if stat.S_ISDIR(mode):
+        return "it is a folder, not a file"
+    if stat.S_ISFIFO(mode):
+        return "it is a named pipe (FIFO), not a file"
+    if stat.S_ISSOCK(mode):
+        return "it is a socket, not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "it is a device, not a file"
+    if not stat.S_ISREG(mode):
+        return "it is not a regular file"
+    return None
+
+
+def read_photo(path: Path, max_size: int) -> tuple[bytes, Snapshot, int]:
+    """The file's bytes, its identity and its permission bits; Rejected when unusable."""
+    try:
+        before = os.lstat(path)
+    except FileNotFoundError:
+        raise Rejected("the file disappeared before it could be read") from None
+    except OSError as exc:
+        raise Rejected(f"the file cannot be examined ({exc.strerror})") from None
+    problem = describe_non_regular(before.st_mode)
+    if problem:
+        raise Rejected(problem)
+    if before.st_size == 0:
+        raise Rejected("the file is empty (0 bytes)")
+    if before.st_size > max_size:
+        raise Rejected(f"the file is {before.st_size} bytes, over the limit of {max_size}")
+    # O_NONBLOCK: if the name was swapped for a FIFO after lstat, open must not hang.
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise Rejected("the file disappeared before it could be read") from None
+    except OSError as exc:
+        raise Rejected(f"the file cannot be opened ({exc.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        problem = describe_non_regular(st.st_mode)
+        if problem or (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino):
+            raise Rejected(problem or "the file was replaced while it was being opened")
+        chunks = []
+        remaining = max_size + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as exc:
+        raise Rejected(f"the file cannot be read ({exc.strerror})") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_size:
+        raise Rejected(f"the file grew past the limit of {max_size} bytes while being read")
+    if not data:
+        raise Rejected("the file is empty (0 bytes)")
+    return data, Snapshot.of(st), stat.S_IMODE(st.st_mode)
+
+
+def unchanged_since(path: Path, snapshot: Snapshot) -> bool:
+    """True when the file at `path` is still the one that was read (not replaced, not grown)."""
+    try:
+        return Snapshot.of(os.lstat(path)) == snapshot
+    except OSError:
+        return False

@@ -1,0 +1,205 @@
+"""One photo, start to finish: read -> strip -> rules -> engines -> verdict.
+
+The same code path serves the daemon, `proofwatch check` and `proofwatch backfill`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import imagehash
+from PIL import Image
+
+from .atomic import write_atomic
+from .config import Config
+from .engines import EngineError, EngineSet, EngineUnavailable, Question, Reading
+from .engines.image import ImageRejected, open_checked, prepare
+from .engines.router import plan
+from .intake.names import REQUEST_SUFFIX
+from .intake.reader import Rejected, read_photo, unchanged_since
+from .metadata import read_metadata
+from .rules.decide import Facts, RuleResult, decide
+from .rules.loader import RequestError, RuleSet, parse_request
+from .rules.model import Request, Rule
+from .state import StateStore
+from .status import Status
+from .strip import StripError, strip_bytes
+from .verdict import Verdict, metadata_block, summarize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Options:
+    modify: bool = True  # strip the file in place (the daemon); False for `check`
+    wait_for_request: bool = True  # give a late request sidecar request_wait to arrive
+    record: bool = True  # remember the photo in the state store
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: Config,
+        rules: RuleSet,
+        engines: EngineSet,
+        state: StateStore | None = None,
+        stop: threading.Event | None = None,
+    ):
+        self.config = config
+        self.rules = rules
+        self.engines = engines
+        self.state = state
+        self.stop = stop or threading.Event()
+
+    def relative(self, photo: Path) -> str:
+        root = self.config.watch
+        try:
+            return str(photo.relative_to(root)) if root else photo.name
+        except ValueError:
+            return photo.name
+
+    def process(
+        self, photo: Path, options: Options = Options(), request: Request | None = None
+    ) -> Verdict:
+        timer = _Timer()
+        relative = self.relative(photo)
+        verdict = Verdict(photo=relative, status="error", reason="not processed")
+        phash = None
+        try:
+            phash = self._process(photo, relative, options, request, verdict, timer)
+        except (Rejected, StripError, ImageRejected) as exc:
+            verdict.status, verdict.reason = "rejected", str(exc)
+        except RequestError as exc:
+            verdict.status, verdict.reason = "error", f"the request file is invalid: {exc}"
+        except Exception as exc:  # a verdict, never a crash: the daemon must keep running
+            log.exception("unexpected failure on %r", relative)
+            verdict.status, verdict.reason = "error", f"internal error ({type(exc).__name__})"
+        verdict.timings_ms["total"] = timer.total()
+        if options.record and self.state is not None and verdict.photo_sha256:
+            digest = self.rules.digest
+            self.state.record(relative, verdict.photo_sha256, phash, verdict.status, digest)
+        return verdict
+
+    def _process(
+        self,
+        photo: Path,
+        relative: str,
+        options: Options,
+        request: Request | None,
+        verdict: Verdict,
+        timer: _Timer,
+    ) -> str:
+        """Fill in `verdict`; return the photo's perceptual hash for the history."""
+        limits = self.config.intake
+        data, snapshot, mode = read_photo(photo, limits.max_file_size)
+        meta = read_metadata(data)
+        stripped = strip_bytes(data, meta.orientation)
+        verdict.metadata = metadata_block(meta, stripped.removed, stripped.method)
+        if options.modify and stripped.data != data:
+            if not unchanged_since(photo, snapshot):
+                raise Rejected("the file changed while it was being processed; it will be redone")
+            write_atomic(photo, stripped.data, mode=mode)
+        verdict.photo_sha256 = hashlib.sha256(stripped.data).hexdigest()
+        verdict.timings_ms["strip"] = timer.lap()
+
+        width, height = open_checked(stripped.data, limits.max_pixels).size
+        if request is None:
+            request = self._load_request(photo, options.wait_for_request)
+        verdict.request_id = request.id
+        rules, unknown = self._select(relative, request)
+        needs_model = any(rule.asks_model for rule in rules)
+        sides = [self.config.ollama.max_image_side, self.config.ocr.max_image_side]
+        image = prepare(stripped.data, max(sides), limits.max_pixels)
+        phash = str(imagehash.phash(image))
+        earlier = (
+            self.state.earlier_hashes(relative, verdict.photo_sha256)
+            if self.state is not None and any(r.kind == "duplicate" for r in rules)
+            else []
+        )
+        facts = Facts(request, meta, width, height, phash, earlier)
+        readings, unanswerable = self._ask(rules, image) if needs_model else ({}, {})
+        verdict.timings_ms["model"] = timer.lap()
+        results = [
+            RuleResult(rule.name, *unanswerable[rule.name])
+            if rule.name in unanswerable
+            else decide(rule, facts, readings.get(rule.name, ()))
+            for rule in rules
+        ]
+        missing = "the request names a rule that does not exist"
+        results += [RuleResult(name, "error", missing) for name in unknown]
+        verdict.rules = results
+        verdict.rules_digest = self.rules.digest
+        verdict.status, verdict.reason = summarize(results)
+        return phash
+
+    def _select(self, relative: str, request: Request) -> tuple[list[Rule], list[str]]:
+        if request.rules is None:
+            return [rule for rule in self.rules.rules if rule.matches(relative)], []
+        by_name = self.rules.by_name()
+        chosen = [by_name[name] for name in request.rules if name in by_name]
+        return chosen, [name for name in request.rules if name not in by_name]
+
+    def _load_request(self, photo: Path, wait: bool) -> Request:
+        sidecar = photo.with_name(photo.name + REQUEST_SUFFIX)
+        deadline = time.monotonic() + (self.config.intake.request_wait if wait else 0)
+        while True:
+            try:
+                raw = sidecar.read_bytes()
+            except FileNotFoundError:
+                if time.monotonic() >= deadline or self.stop.wait(0.1):
+                    return Request()
+                continue
+            try:
+                return parse_request(json.loads(raw))
+            except ValueError as exc:
+                raise RequestError(str(exc)) from None
+
+    def _ask(
+        self, rules: Sequence[Rule], image: Image.Image
+    ) -> tuple[dict[str, list[Reading]], dict[str, tuple[Status, str]]]:
+        """One call per engine with every question for it; readings per rule name.
+
+        Rules no engine could answer come back with the status and reason they get.
+        """
+        by_engine, reasons = plan(rules, self.engines.availability())
+        by_name = {rule.name: rule for rule in rules}
+        unanswerable = {name: (by_name[name].undecided, why) for name, why in reasons.items()}
+        readings: dict[str, list[Reading]] = {}
+        for name, engine_rules in by_engine.items():
+            questions = [
+                Question(r.question_key, r.question_kind, r.question) for r in engine_rules
+            ]
+            engine = self.engines.engine(name)
+            try:
+                answers = engine.ask(image, questions)
+            except EngineUnavailable as exc:
+                # auto mode found the server gone: this photo's model rules go to review.
+                self.engines.mark_ollama_down(str(exc))
+                answers = {q.key: Reading(engine.label, (), f"{exc}") for q in questions}
+            except EngineError as exc:
+                unanswerable.update({rule.name: ("error", str(exc)) for rule in engine_rules})
+                continue
+            for rule in engine_rules:
+                readings.setdefault(rule.name, []).append(answers[rule.question_key])
+        return readings, unanswerable
+
+
+class _Timer:
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.start = self.last = clock()
+
+    def lap(self) -> int:
+        now = self.clock()
+        lap, self.last = now - self.last, now
+        return round(lap * 1000)
+
+    def total(self) -> int:
+        return round((self.clock() - self.start) * 1000)

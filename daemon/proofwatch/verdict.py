@@ -1,0 +1,110 @@
+"""The verdict file the tracker reads: schema proofwatch.verdict/1, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .atomic import write_atomic
+from .intake.names import VERDICT_SUFFIX
+from .metadata import PhotoMetadata
+from .rules.decide import RuleResult
+from .status import Status, worst
+
+SCHEMA = "proofwatch.verdict/1"
+
+
+def verdict_path(photo: Path, watch_root: Path, verdict_dir: Path | None) -> Path:
+    """Beside the photo, or under `verdict_dir` mirroring the photo's place in the tree."""
+    if verdict_dir is None:
+        return photo.with_name(photo.name + VERDICT_SUFFIX)
+    relative = photo.relative_to(watch_root)
+    return verdict_dir / relative.parent / (relative.name + VERDICT_SUFFIX)
+
+
+@dataclass
+class Verdict:
+    photo: str
+    status: Status
+    reason: str
+    request_id: str | None = None
+    rules: Sequence[RuleResult] = ()
+    metadata: dict[str, Any] | None = None
+    photo_sha256: str | None = None
+    rules_digest: str | None = None
+    timings_ms: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "photo": self.photo,
+            "request_id": self.request_id,
+            "status": self.status,
+            "reason": self.reason,
+            "rules": [result.as_json() for result in self.rules],
+            "metadata": self.metadata,
+            "photo_sha256": self.photo_sha256,
+            "rules_digest": self.rules_digest,
+            "version": __version__,
+            "decided_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "timings_ms": self.timings_ms,
+        }
+
+
+def summarize(results: Sequence[RuleResult]) -> tuple[Status, str]:
+    """The photo's status (the worst of its rules) and a one-line reason a person reads."""
+    if not results:
+        return "review", "no rule applies to this photo"
+    status = worst(r.status for r in results)
+    if status == "pass":
+        return status, f"all {len(results)} rule(s) passed"
+    deciding = [r for r in results if r.status == status]
+    return status, "; ".join(f"{r.rule}: {r.detail}" for r in deciding)
+
+
+def metadata_block(meta: PhotoMetadata, removed: Sequence[str], method: str) -> dict[str, Any]:
+    return {
+        "removed": sorted(set(removed) | set(meta.found)),
+        "had_gps": meta.had_gps,
+        "captured_at": meta.captured_at,
+        "camera": meta.camera,
+        "method": method,
+    }
+
+
+def encode(verdict: Verdict) -> bytes:
+    # ensure_ascii: any file name (even invalid UTF-8) still makes valid JSON.
+    return (json.dumps(verdict.as_json(), indent=2, ensure_ascii=True) + "\n").encode()
+
+
+def write_verdict(path: Path, verdict: Verdict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, encode(verdict), mode=0o664 & ~_UMASK)
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it: done once, at import, before any thread runs.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def read_verdict(path: Path) -> dict[str, Any] | None:
+    """A verdict already written, or None when absent or unreadable (then it is redone)."""
+    try:
+        with open(path, "rb") as fh:
+            loaded = json.loads(fh.read(1 << 20))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(loaded, dict) or loaded.get("schema") != SCHEMA:
+        return None
+    return loaded
