@@ -24,13 +24,13 @@ from .engines.image import ImageRejected, open_checked, prepare
 from .engines.router import plan
 from .intake.names import REQUEST_SUFFIX
 from .intake.reader import Rejected, read_photo, unchanged_since
-from .metadata import read_metadata
+from .metadata import PhotoMetadata, read_metadata
 from .rules.decide import Facts, RuleResult, decide
 from .rules.loader import RequestError, RuleSet, parse_request
 from .rules.model import Request, Rule
 from .state import StateStore
 from .status import Status
-from .strip import StripError, strip_bytes
+from .strip import StripError, StripResult, strip_bytes
 from .verdict import Verdict, metadata_block, summarize
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,20 @@ class Options:
     modify: bool = True  # strip the file in place (the daemon); False for `check`
     wait_for_request: bool = True  # give a late request sidecar request_wait to arrive
     record: bool = True  # remember the photo in the state store
+
+
+def strip_photo(
+    path: Path, max_size: int, in_place: bool = True
+) -> tuple[PhotoMetadata, StripResult]:
+    """Read the facts to keep, then strip; in place means atomically, before anyone reads it."""
+    data, snapshot, mode = read_photo(path, max_size)
+    meta = read_metadata(data)
+    stripped = strip_bytes(data, meta.orientation)
+    if in_place and stripped.data != data:
+        if not unchanged_since(path, snapshot):
+            raise Rejected("the file changed while it was being processed; it will be redone")
+        write_atomic(path, stripped.data, mode=mode)
+    return meta, stripped
 
 
 class Pipeline:
@@ -98,14 +112,8 @@ class Pipeline:
     ) -> str:
         """Fill in `verdict`; return the photo's perceptual hash for the history."""
         limits = self.config.intake
-        data, snapshot, mode = read_photo(photo, limits.max_file_size)
-        meta = read_metadata(data)
-        stripped = strip_bytes(data, meta.orientation)
+        meta, stripped = strip_photo(photo, limits.max_file_size, in_place=options.modify)
         verdict.metadata = metadata_block(meta, stripped.removed, stripped.method)
-        if options.modify and stripped.data != data:
-            if not unchanged_since(photo, snapshot):
-                raise Rejected("the file changed while it was being processed; it will be redone")
-            write_atomic(photo, stripped.data, mode=mode)
         verdict.photo_sha256 = hashlib.sha256(stripped.data).hexdigest()
         verdict.timings_ms["strip"] = timer.lap()
 

@@ -1,0 +1,1 @@
+"""The service shell: the daemon's threads and signals, logging, status, systemd."""

@@ -1,0 +1,375 @@
+"""The long-running daemon: threads, signals, the start-up scan, reloads, a clean stop.
+
+Threads: the watchdog observer (enqueues only), N workers (the pipeline), the systemd
+watchdog pinger, and this main loop (settling in-place writes, rescans, reloads, status).
+Signal handlers only set flags; the main loop acts on them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+
+from watchdog.observers.api import BaseObserver
+
+from .. import __version__
+from ..atomic import sweep_temp_files
+from ..config import Config
+from ..engines import EngineSet
+from ..intake.names import is_ignored, is_photo_name
+from ..intake.queue import WorkQueue
+from ..intake.stability import StabilityWatch
+from ..pipeline import Pipeline
+from ..rules.loader import RuleSet, load_rules
+from ..state import StateStore
+from ..tomlsource import SourceError
+from ..verdict import Verdict, read_verdict, verdict_path, write_verdict
+from ..watch.observer import PhotoEvents, Sinks, polling_interval, start_observer
+from .notify import Notifier, WatchdogPinger
+from .status_file import Counters, write_status
+
+log = logging.getLogger("proofwatch")
+
+TICK = 0.25  # seconds between main-loop turns
+STATUS_EVERY = 2.0
+STOP_GRACE = 20.0  # how long SIGTERM waits for the photo in hand
+STUCK_AFTER = 600.0  # a worker with no progress this long while work waits is stuck
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+class Daemon:
+    def __init__(self, config: Config, reload_config: Callable[[], Config] | None = None):
+        """`reload_config` re-reads the config file with the command line applied (SIGHUP)."""
+        if config.watch is None:
+            raise SourceError(
+                "config", "no folder to watch: set watch or pass --watch", key="watch"
+            )
+        self.config = config
+        self.root = config.watch.resolve()
+        self.reload_config = reload_config
+        self.stop = threading.Event()
+        self.queue = WorkQueue()
+        self.counters = Counters()
+        self.notifier = Notifier()
+        self._reload_requested = threading.Event()
+        self._rescan_requested = threading.Event()
+        self._lock_fd: int | None = None
+        self._workers: list[threading.Thread] = []
+        self._rules_mtime = 0.0
+        self.engines = EngineSet(config, self.stop)
+        self.state: StateStore | None = None
+        self.pipeline: Pipeline | None = None
+        self.stability = StabilityWatch(config.intake.stability_delay, self.queue.put)
+        self._watch_mode = ""
+        self.observer: BaseObserver
+
+    # -- start-up
+
+    def _take_lock(self) -> None:
+        state = self.config.state_dir
+        state.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha256(os.fsencode(self.root)).hexdigest()[:12]
+        path = state / f"watch-{key}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = path.read_text().strip() or "another process"
+            raise AlreadyRunning(
+                f"another proofwatch (pid {holder}) already watches {self.root} "
+                f"(lock {path}); stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def _load_rules(self) -> RuleSet:
+        rules = load_rules(self.config.rules)
+        self._rules_mtime = _folder_mtime(self.config.rules)
+        log.info(
+            "loaded %d rule(s) from %s (digest %s)",
+            len(rules.rules),
+            self.config.rules,
+            rules.digest,
+        )
+        return rules
+
+    def run(self) -> int:
+        self._take_lock()
+        swept = sweep_temp_files(self.root)
+        if swept:
+            log.info("removed %d temp file(s) left by an earlier run", swept)
+        rules = self._load_rules()
+        self.state = StateStore(self.config.state_dir / "proofwatch.sqlite3")
+        self.pipeline = Pipeline(self.config, rules, self.engines, self.state, self.stop)
+        self._install_signals()
+        interval, why = polling_interval(self.root, self.config.intake.polling)
+        self._watch_mode = why
+        handler = PhotoEvents(self.root, self.config.intake.ignore, Sinks(
+            arrived=self.queue.put, writing=self.stability.track, folder=self._scan_folder,
+        ))  # fmt: skip
+        self.observer = start_observer(self.root, handler, interval)
+        log.info("watching %s: %s", self.root, why)
+        for number in range(max(1, self.config.ollama.concurrency)):
+            worker = threading.Thread(target=self._work, name=f"worker-{number}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        queued = self._scan_folder(self.root)
+        log.info("start-up scan queued %d photo(s)", queued)
+        threading.Thread(target=self.engines.check_ollama, name="health", daemon=True).start()
+        self.notifier.ready()
+        pinger = WatchdogPinger(self.notifier, self._healthy, self._status_line)
+        pinger.start()
+        try:
+            self._main_loop(handler, interval)
+        finally:
+            self._shutdown(pinger)
+        return 0
+
+    # -- the main loop
+
+    def _main_loop(self, handler: PhotoEvents, interval: float | None) -> None:
+        next_rescan = time.monotonic() + self.config.intake.rescan_interval
+        next_status = 0.0
+        while not self.stop.wait(TICK):
+            self.stability.tick()
+            now = time.monotonic()
+            if not self.observer.is_alive():
+                log.error("the file watcher died; restarting it and rescanning")
+                self.observer = start_observer(self.root, handler, interval)
+                self._rescan_requested.set()
+            if self._rescan_requested.is_set() or now >= next_rescan:
+                self._rescan_requested.clear()
+                queued = self._scan_folder(self.root)
+                if queued:
+                    log.info("rescan queued %d photo(s) that events missed", queued)
+                next_rescan = now + self.config.intake.rescan_interval
+            if self._reload_requested.is_set() or self._rules_changed():
+                self._reload_requested.clear()
+                self._reload()
+            if now >= next_status:
+                self._write_status()
+                next_status = now + STATUS_EVERY
+
+    def _rules_changed(self) -> bool:
+        return _folder_mtime(self.config.rules) != self._rules_mtime
+
+    def _reload(self) -> None:
+        self.notifier.reloading()
+        try:
+            if self.reload_config is not None:
+                fresh = self.reload_config()
+                if fresh != self.config:
+                    self._apply_config(fresh)
+            assert self.pipeline is not None
+            self.pipeline.rules = self._load_rules()
+        except (SourceError, OSError, ValueError) as exc:
+            self._rules_mtime = _folder_mtime(self.config.rules)  # do not retry every tick
+            log.error("reload failed, keeping the previous configuration and rules: %s", exc)
+            self.counters.problem("(reload)", "error", str(exc))
+        self.notifier.ready()
+
+    def _apply_config(self, fresh: Config) -> None:
+        """Settings that can change live; the rest need a restart, and the log says so."""
+        needs_restart = [
+            name for name in ("watch", "state_dir", "verdict_dir")
+            if getattr(fresh, name) != getattr(self.config, name)
+        ]  # fmt: skip
+        if needs_restart:
+            log.warning("%s changed: takes effect after a restart", ", ".join(needs_restart))
+        engines = EngineSet(fresh, self.stop)
+        assert self.pipeline is not None
+        old, self.engines = self.engines, engines
+        self.config = self.pipeline.config = fresh
+        self.pipeline.engines = engines
+        self.stability.delay = fresh.intake.stability_delay
+        old.close()
+        threading.Thread(target=engines.check_ollama, name="health", daemon=True).start()
+        log.info("configuration reloaded")
+
+    # -- scanning
+
+    def _scan_folder(self, folder: Path) -> int:
+        """Queue every photo below `folder` that has no valid verdict yet."""
+        queued = 0
+        for photo in _walk_photos(self.root, folder, self.config.intake.ignore):
+            if not self.queue.is_busy(photo) and not self._is_done(photo):
+                queued += self.queue.put(photo)
+        return queued
+
+    def _verdict_path(self, photo: Path) -> Path:
+        return verdict_path(photo, self.root, self.config.verdict_dir)
+
+    def _is_done(self, photo: Path) -> bool:
+        """A verdict exists for this very file (checked by time first, by hash if unsure)."""
+        target = self._verdict_path(photo)
+        try:
+            verdict_mtime = os.lstat(target).st_mtime_ns
+            photo_mtime = os.lstat(photo).st_mtime_ns
+        except OSError:
+            return False
+        if verdict_mtime >= photo_mtime:
+            return True
+        existing = read_verdict(target)
+        if existing is None or not existing.get("photo_sha256"):
+            return False
+        try:
+            with open(photo, "rb", opener=_no_follow) as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError:
+            return False
+        return bool(digest == existing["photo_sha256"])
+
+    # -- workers
+
+    def _work(self) -> None:
+        while not self.stop.is_set():
+            photo = self.queue.get(timeout=0.5)
+            if photo is None:
+                continue
+            try:
+                if not self._is_done(photo):
+                    self._handle(photo)
+            except Exception:
+                log.exception("failed on %r", str(photo))
+            finally:
+                self.queue.done(photo)
+
+    def _handle(self, photo: Path) -> None:
+        assert self.pipeline is not None
+        verdict = self.pipeline.process(photo)
+        if self.stop.is_set() and verdict.status == "error":
+            return  # abandoned for the stop; the next start redoes it (no verdict written)
+        if not (os.path.lexists(photo)):
+            log.info("%r vanished before its verdict; nothing written", verdict.photo)
+            return
+        write_verdict(self._verdict_path(photo), verdict)
+        self._log_verdict(verdict)
+
+    def _log_verdict(self, verdict: Verdict) -> None:
+        self.counters.count(verdict.status)
+        level = logging.INFO if verdict.status in ("pass", "fail", "review") else logging.WARNING
+        log.log(level, "%s %s: %s (%d ms)", verdict.status.upper(), verdict.photo,
+                verdict.reason, verdict.timings_ms.get("total", 0))  # fmt: skip
+        if verdict.status in ("error", "rejected"):
+            self.counters.problem(verdict.photo, verdict.status, verdict.reason)
+
+    # -- health and status
+
+    def _healthy(self) -> bool:
+        waiting = self.queue.pending + self.queue.in_flight
+        stalled = time.monotonic() - self.counters.last_progress > STUCK_AFTER
+        return not (waiting and stalled) and all(w.is_alive() for w in self._workers)
+
+    def _model_state(self) -> tuple[str, str]:
+        if self.engines.mode == "ocr":
+            return "ocr", "embedded OCR"
+        problem = self.engines.ollama_problem()
+        assert self.engines.ollama is not None
+        engine = f"ollama {self.engines.ollama.config.model}"
+        if problem:
+            fallback = ", OCR fallback for text rules" if self.engines.mode == "auto" else ""
+            return engine, f"down: {problem}{fallback}"
+        return engine, "up"
+
+    def _status_line(self) -> str:
+        engine, state = self._model_state()
+        last = self.counters.last_errors[-1]["reason"] if self.counters.last_errors else "none"
+        return (
+            f"watching {self.root}; queue {self.queue.pending}; done {self.counters.done}; "
+            f"model {engine} {state}; last error: {last}"
+        )
+
+    def _write_status(self) -> None:
+        engine, state = self._model_state()
+        assert self.pipeline is not None
+        status = {
+            "version": __version__,
+            "pid": os.getpid(),
+            "started_at": self.counters.started_at,
+            "updated_at": time.time(),
+            "watching": str(self.root),
+            "watch_mode": self._watch_mode,
+            "queued": self.queue.pending + len(self.stability),
+            "in_flight": self.queue.in_flight,
+            "done_by_status": dict(self.counters.by_status),
+            "model": {"engine": engine, "state": state},
+            "rules_count": len(self.pipeline.rules.rules),
+            "rules_digest": self.pipeline.rules.digest,
+            "last_errors": list(self.counters.last_errors),
+        }
+        try:
+            write_status(self.config.state_dir, status)
+        except OSError as exc:
+            log.debug("status file not written: %s", exc)
+
+    # -- signals and stopping
+
+    def _install_signals(self) -> None:
+        def on_stop(signum: int, _frame: FrameType | None) -> None:
+            log.info(
+                "%s received: finishing the photo in hand, then stopping",
+                signal.Signals(signum).name,
+            )
+            self.stop.set()
+
+        def on_hup(_signum: int, _frame: FrameType | None) -> None:
+            self._reload_requested.set()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    def _shutdown(self, pinger: WatchdogPinger) -> None:
+        self.notifier.stopping()
+        with contextlib.suppress(Exception):
+            self.observer.stop()
+        self.queue.close()
+        deadline = time.monotonic() + STOP_GRACE
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        if any(worker.is_alive() for worker in self._workers):
+            log.warning("a photo was still in hand at the stop deadline; it is redone next start")
+        pinger.stop()
+        self._write_status()
+        self.engines.close()
+        if self.state is not None:
+            self.state.close()
+        log.info("stopped")
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
+
+
+def _folder_mtime(folder: Path) -> float:
+    """Changes when a rule file is added, removed, renamed or edited."""
+    try:
+        stamps = [folder.stat().st_mtime_ns]
+        stamps += [p.stat().st_mtime_ns for p in folder.glob("*.toml")]
+    except OSError:
+        return -1.0
+    return float(sum(stamps) + len(stamps))
+
+
+def _walk_photos(root: Path, folder: Path, ignore: tuple[str, ...] | list[str]) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(folder):
+        base = Path(dirpath)
+        relative = base.relative_to(root)
+        dirnames[:] = [d for d in dirnames if not is_ignored(relative / d, ignore)]
+        for name in filenames:
+            if is_photo_name(relative / name, ignore):
+                yield base / name

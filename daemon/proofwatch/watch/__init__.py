@@ -1,0 +1,1 @@
+"""Watching the upload folder: filesystem events in, paths to examine out."""

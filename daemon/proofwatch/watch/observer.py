@@ -1,0 +1,100 @@
+"""watchdog in, intake calls out. The callbacks only classify and enqueue: no I/O here.
+
+A plain FileSystemEventHandler on purpose: pattern-matching handlers drop a move when its
+*source* matches an ignore pattern, which is exactly how trackers write (x.jpg.part -> x.jpg).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from ..atomic import is_temp_name
+from ..intake.names import is_ignored, is_photo_name
+from ..units import parse_duration
+from .mounts import filesystem_type, needs_polling, read_mounts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sinks:
+    arrived: Callable[[Path], object]  # complete now (renamed in, closed after writing)
+    writing: Callable[[Path], object]  # being written in place: wait until it settles
+    folder: Callable[[Path], object]  # a folder appeared: scan it
+
+
+class PhotoEvents(FileSystemEventHandler):
+    def __init__(self, root: Path, ignore: Sequence[str], sinks: Sinks):
+        self.root = root
+        self.ignore = tuple(ignore)
+        self.sinks = sinks
+
+    def _photo(self, raw: str | bytes) -> Path | None:
+        path = Path(os.fsdecode(raw))
+        try:
+            relative = PurePath(path).relative_to(self.root)
+        except ValueError:
+            return None
+        return path if is_photo_name(relative, self.ignore) else None
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        if isinstance(event, FileMovedEvent):
+            # Our own temp file renamed over a photo is our write, not new work.
+            if is_temp_name(Path(os.fsdecode(event.src_path)).name):
+                return
+            photo = self._photo(event.dest_path)
+            if photo is not None:
+                self.sinks.arrived(photo)
+        elif isinstance(event, DirMovedEvent | DirCreatedEvent):
+            target = event.dest_path if isinstance(event, DirMovedEvent) else event.src_path
+            folder = Path(os.fsdecode(target))
+            if not is_ignored(PurePath(folder.name)):
+                self.sinks.folder(folder)
+        elif isinstance(event, FileClosedEvent):
+            photo = self._photo(event.src_path)
+            if photo is not None:
+                self.sinks.arrived(photo)
+        elif isinstance(event, FileCreatedEvent | FileModifiedEvent):
+            photo = self._photo(event.src_path)
+            if photo is not None:
+                self.sinks.writing(photo)
+
+
+def polling_interval(root: Path, polling: str) -> tuple[float | None, str]:
+    """Seconds between polls (None: inotify) and why, for the log."""
+    if polling == "off":
+        return None, "inotify (polling = off)"
+    if polling != "auto":
+        return parse_duration(polling), f"polling every {polling} (configured)"
+    fs_type = filesystem_type(str(root.resolve()), read_mounts())
+    if needs_polling(fs_type):
+        return 5.0, f"polling every 5s: {root} is on a {fs_type} mount, where inotify hears nothing"
+    return None, f"inotify ({fs_type or 'local'} filesystem)"
+
+
+def start_observer(root: Path, handler: PhotoEvents, interval: float | None) -> BaseObserver:
+    observer: BaseObserver = (
+        PollingObserver(timeout=interval) if interval is not None else Observer()
+    )
+    observer.schedule(handler, str(root), recursive=True)
+    observer.daemon = True
+    observer.start()
+    return observer
