@@ -18,11 +18,31 @@ class MalformedImage(StripError):
     pass
 
 
+# What `StripResult.removed` may hold. A category is listed only when something that was not
+# already blank went; a second strip of a stripped file therefore reports nothing.
+REMOVED_CATEGORIES: dict[str, str] = {
+    "exif": "Exif block (GPS, MakerNotes, thumbnails, serials): JPEG APP1, PNG eXIf, "
+    "WebP EXIF, HEIF Exif item",
+    "xmp": "XMP and Extended XMP: JPEG APP1, PNG iTXt XML:com.adobe.xmp, WebP XMP, HEIF mime item",
+    "iptc": "Photoshop image resources and IPTC (JPEG APP13)",
+    "comment": "JPEG COM segments",
+    "thumbnail": "JFIF/JFXX thumbnails",
+    "mpf": "multi-picture index (JPEG APP2 MPF)",
+    "fpxr": "FlashPix extension data (JPEG APP2 FPXR)",
+    "trailer": "bytes after the end of the image: MPO frames, motion photos, gain maps, junk",
+    "text": "PNG tEXt, zTXt and iTXt chunks",
+    "time": "PNG tIME",
+    "phys": "PNG pHYs",
+    "other": "any other vendor or unknown data: JPEG APPn, PNG or WebP chunks, HEIF items "
+    "or boxes outside the allowlist",
+}
+
+
 @dataclass(frozen=True)
 class StripResult:
     data: bytes
     format: str
-    # What was removed, as categories ("exif", "xmp", "iptc", "comment", "thumbnail", ...).
+    # What was removed, as keys of REMOVED_CATEGORIES, first seen first.
     removed: tuple[str, ...] = ()
     # "lossless": image data copied byte for byte; "rotated": pixels re-encoded upright.
     method: str = "lossless"
@@ -43,6 +63,14 @@ class FormatParser(Protocol):
 
         `orientation` is the EXIF orientation (1-8) read before stripping; the result must
         display the same way (keep a minimal orientation tag, or rotate the pixels).
-        Raises MalformedImage when the bytes do not parse.
+        Raises StripError (MalformedImage when the bytes do not parse) and nothing else.
         """
         ...
+
+
+def checked_end(start: int, length: int, limit: int, what: str) -> int:
+    """End of a `length`-byte structure at `start`; MalformedImage when it passes `limit`."""
+    end = start + length
+    if length < 0 or end > limit:
+        raise MalformedImage(f"{what} runs past the end of the file (truncated or corrupt)")
+    return end

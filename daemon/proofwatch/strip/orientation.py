@@ -1,4 +1,9 @@
-"""A minimal Exif block that holds Orientation and nothing else."""
+"""A minimal Exif block that holds Orientation and nothing else, shared by every format.
+
+JPEG carries it in APP1 after the "Exif\\0\\0" header; PNG eXIf and WebP EXIF carry the bare
+TIFF structure (WebP with the header, see webp.py). HEIF needs none: its orientation lives in
+the irot/imir properties.
+"""
 
 from __future__ import annotations
 
@@ -16,3 +21,21 @@ def orientation_tiff(orientation: int) -> bytes:
     header = b"MM\x00\x2a" + struct.pack(">I", 8)
     entry = struct.pack(">HHIHH", _ORIENTATION_TAG, _SHORT, 1, orientation, 0)
     return header + struct.pack(">H", 1) + entry + struct.pack(">I", 0)
+
+
+# A TIFF structure whose only IFD is empty: what a HEIF Exif item is overwritten with, so
+# readers that parse it (Pillow via pillow-heif) find valid, empty Exif instead of zeros.
+EMPTY_TIFF = b"MM\x00\x2a" + struct.pack(">IHI", 8, 0, 0)
+
+_OURS = frozenset(orientation_tiff(n) for n in range(1, 9))
+
+
+def is_orientation_only(block: bytes | memoryview) -> bool:
+    """True for a block this module wrote (with or without the Exif header).
+
+    Lets a second strip recognise its own output and report nothing removed.
+    """
+    raw = bytes(block) if len(block) <= len(EXIF_HEADER) + 26 else b""
+    if raw.startswith(EXIF_HEADER):
+        raw = raw[len(EXIF_HEADER) :]
+    return raw in _OURS
