@@ -27,7 +27,7 @@ It opens no network port; its only connection is to the model server (loopback b
 """
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("configuration (flags override the config file)")
     group.add_argument(
         "--config", type=Path, metavar="FILE",
@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         "SIGTERM or SIGINT. SIGHUP reloads the config and the rules. Photos already in the "
         "folder without a verdict are processed at start.",
     )  # fmt: skip
-    _add_config_flags(run)
+    add_config_flags(run)
+    run.set_defaults(handler=cmd_run)
 
     check = commands.add_parser(
         "check", help="verify one photo without touching it; print the verdict JSON",
@@ -84,12 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         "memory: the file is not changed and no verdict file is written. Exit 0 when the "
         "verdict is pass, 1 otherwise, 2 on a usage or configuration error.",
     )  # fmt: skip
+    check.set_defaults(handler=cmd_check)
     check.add_argument("photo", type=Path, metavar="PHOTO")
     check.add_argument(
         "--request", type=Path, metavar="FILE",
         help="the request JSON (default: PHOTO.request.json beside the photo, if any)",
     )  # fmt: skip
-    _add_config_flags(check)
+    add_config_flags(check)
 
     strip = commands.add_parser(
         "strip", help="remove all metadata from files in place",
@@ -97,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "thumbnails, trailers) from each FILE in place, atomically, keeping the pixels. "
         "Prints what was removed. Exit 1 if any file could not be stripped.",
     )  # fmt: skip
+    strip.set_defaults(handler=cmd_strip)
     strip.add_argument("files", type=Path, nargs="+", metavar="FILE")
     strip.add_argument(
         "--max-size", default="50MB", metavar="SIZE",
@@ -107,8 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
         "status", help="what the running daemon is doing, and its last problems",
         description="Read the status file the daemon keeps in its state directory.",
     )  # fmt: skip
+    status.set_defaults(handler=cmd_status)
     status.add_argument("--json", action="store_true", help="print the raw status JSON")
-    _add_config_flags(status)
+    add_config_flags(status)
+
+    # Command groups that live beside what they operate on.
+    from . import backfill, config_commands
+    from .rules import commands as rules_commands
+
+    for module in (rules_commands, config_commands, backfill):
+        module.register(commands)
     return parser
 
 
@@ -225,18 +236,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "run": cmd_run,
-    "check": cmd_check,
-    "strip": cmd_strip,
-    "status": cmd_status,
-}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
     except SourceError as exc:
         print(f"proofwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
