@@ -7,6 +7,7 @@ The checks that need systemd's tools skip (saying which tool) where they are abs
 from __future__ import annotations
 
 import os
+import platform
 import re
 import shutil
 import stat
@@ -277,3 +278,93 @@ def test_tmpfiles_makes_a_setgid_folder_with_a_default_acl(image_root: Path) -> 
     sub = (uploads / "sub").stat()
     assert sub.st_mode & stat.S_ISGID
     assert stat.S_IMODE(sub.st_mode) & 0o070 == 0o070
+
+
+# --------------------------------------------------------------------------- W^X memory
+
+# MemoryDenyWriteExecute=yes in systemd 252 is this seccomp filter: mmap() asking for
+# PROT_WRITE|PROT_EXEC, mprotect()/pkey_mprotect() asking for PROT_EXEC at all, and shmat()
+# with SHM_EXEC fail with EPERM. (Newer systemd may use the kernel's PR_SET_MDWE, which is
+# no stricter.) The child installs it, checks that it bites, then does what the daemon's
+# native libraries do: decode JPEG/PNG/HEIF, OpenCV and numpy, and a full OCR pass through
+# onnxruntime. A library that starts to need W+X memory (a JIT) fails this test instead of
+# the service failing in production.
+_MDWE_CHILD = r"""
+import ctypes, io, sys
+
+libc = ctypes.CDLL(None, use_errno=True)
+AUDIT_ARCH_X86_64, EPERM = 0xC000003E, 1
+ALLOW, DENY = 0x7FFF0000, 0x00050000 | EPERM
+LD, JEQ, JSET, AND, RET = 0x20, 0x15, 0x45, 0x54, 0x06
+NR = {"mmap": 9, "mprotect": 10, "shmat": 30, "pkey_mprotect": 329}
+PROG = [
+    (LD, 0, 0, 4), (JEQ, 1, 0, AUDIT_ARCH_X86_64), (RET, 0, 0, DENY),          # 0-2 arch
+    (LD, 0, 0, 0),                                                             # 3 nr
+    (JEQ, 4, 0, NR["mmap"]), (JEQ, 6, 0, NR["mprotect"]),                      # 4-5
+    (JEQ, 5, 0, NR["pkey_mprotect"]), (JEQ, 7, 0, NR["shmat"]),                # 6-7
+    (RET, 0, 0, ALLOW),                                                        # 8
+    (LD, 0, 0, 32), (AND, 0, 0, 6), (JEQ, 7, 6, 6),                            # 9-11 mmap
+    (LD, 0, 0, 32), (JSET, 5, 4, 4),                                           # 12-13 mprotect
+    (RET, 0, 0, ALLOW),                                                        # 14
+    (LD, 0, 0, 32), (JSET, 2, 1, 0o100000),                                    # 15-16 shmat
+    (RET, 0, 0, ALLOW),                                                        # 17
+    (RET, 0, 0, ALLOW),                                                        # 18
+    (RET, 0, 0, DENY),                                                         # 19
+]
+
+class Insn(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+class Prog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(Insn))]
+
+insns = (Insn * len(PROG))(*[Insn(*i) for i in PROG])
+prog = Prog(len(PROG), insns)
+if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+    sys.exit("no_new_privs failed")
+if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
+    print("SKIP seccomp unavailable, errno", ctypes.get_errno()); sys.exit(0)
+
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+FAILED = ctypes.c_void_p(-1).value
+assert libc.mmap(None, 4096, 7, 0x22, -1, 0) == FAILED, "W+X mmap was allowed"
+page = libc.mmap(None, 4096, 3, 0x22, -1, 0)
+assert page != FAILED, "plain mmap failed"
+assert libc.mprotect(page, 4096, 5) != 0, "mprotect(PROT_EXEC) was allowed"
+print("FILTER ok")
+
+import numpy as np, cv2, pillow_heif
+from PIL import Image
+from proofwatch import samples
+pillow_heif.register_heif_opener()
+img = samples.draw_code("48213", size=(800, 600)).convert("RGB")
+for fmt in ("JPEG", "PNG", "WEBP", "HEIF"):
+    buf = io.BytesIO(); img.save(buf, fmt); buf.seek(0); Image.open(buf).load()
+jpeg = io.BytesIO(); img.save(jpeg, "JPEG")
+cv2.resize(np.asarray(img), (400, 300)); a = np.random.rand(200, 200); a @ a
+from rapidocr_onnxruntime import RapidOCR
+result, _ = RapidOCR()(jpeg.getvalue())
+print("OCR", [r[1] for r in result or []])
+"""
+
+
+def test_native_libraries_run_under_memory_deny_write_execute() -> None:
+    if sys.platform != "linux" or platform.machine() != "x86_64":
+        pytest.skip("the emulated filter is written for Linux on x86_64")
+    env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    child = subprocess.run(
+        [sys.executable, "-c", _MDWE_CHILD],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    if child.stdout.startswith("SKIP"):
+        pytest.skip(child.stdout.strip())
+    assert child.returncode == 0, child.stdout + child.stderr
+    assert "FILTER ok" in child.stdout
+    assert "OCR ['48213']" in child.stdout, child.stdout + child.stderr
