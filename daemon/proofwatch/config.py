@@ -33,6 +33,11 @@ class IntakeConfig:
     stability_delay: float = setting(
         2.0, "a file written in place is taken once size and mtime hold this long", "duration"
     )
+    empty_timeout: float = setting(
+        60.0,
+        "a file still empty (0 bytes) this long is rejected; before, it is a placeholder",
+        "duration",
+    )
     request_wait: float = setting(
         3.0, "how long to wait for NAME.request.json when rules need it", "duration"
     )

@@ -23,7 +23,7 @@ from .engines import EngineError, EngineSet, EngineUnavailable, Question, Readin
 from .engines.image import ImageRejected, open_checked, prepare
 from .engines.router import plan
 from .intake.names import REQUEST_SUFFIX
-from .intake.reader import Rejected, read_photo, unchanged_since
+from .intake.reader import FileChanged, Rejected, read_photo, unchanged_since
 from .metadata import PhotoMetadata, read_metadata
 from .rules.decide import Facts, RuleResult, decide
 from .rules.loader import RequestError, RuleSet, parse_request
@@ -52,7 +52,7 @@ def strip_photo(
     stripped = strip_bytes(data, meta.orientation)
     if in_place and stripped.data != data:
         if not unchanged_since(path, snapshot):
-            raise Rejected("the file changed while it was being processed; it will be redone")
+            raise FileChanged(f"{path.name} changed while it was being stripped")
         write_atomic(path, stripped.data, mode=mode)
     return meta, stripped
 
@@ -88,6 +88,8 @@ class Pipeline:
         phash = None
         try:
             phash = self._process(photo, relative, options, request, verdict, timer)
+        except FileChanged:
+            raise  # the caller looks again once the file settles
         except (Rejected, StripError, ImageRejected) as exc:
             verdict.status, verdict.reason = "rejected", str(exc)
         except RequestError as exc:
@@ -119,7 +121,11 @@ class Pipeline:
 
         width, height = open_checked(stripped.data, limits.max_pixels).size
         if request is None:
-            request = self._load_request(photo, options.wait_for_request)
+            # Wait for a late sidecar only where the rules that would run need its values.
+            wait = options.wait_for_request and any(
+                rule.needs_request for rule in self._select(relative, Request())[0]
+            )
+            request = self._load_request(photo, wait)
         verdict.request_id = request.id
         rules, unknown = self._select(relative, request)
         needs_model = any(rule.asks_model for rule in rules)

@@ -13,6 +13,11 @@ class Rejected(Exception):
     """The file is not a usable photo; the message says why, for a person."""
 
 
+class FileChanged(Exception):
+    """The file changed while it was being worked on: not bad input, just not finished.
+    It is looked at again once it settles."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the file was when read: compared again before it is replaced."""

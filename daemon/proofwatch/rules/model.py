@@ -57,6 +57,11 @@ class Rule:
         return self.kind in MODEL_KINDS
 
     @property
+    def needs_request(self) -> bool:
+        """True when deciding needs a value from the request (expect, issued_at)."""
+        return bool(self.expect) or self.max_age is not None
+
+    @property
     def question_kind(self) -> QuestionKind:
         return "presence" if self.kind == "presence" else "text"
 
