@@ -8,14 +8,12 @@ Signal handlers only set flags; the main loop acts on them.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -25,15 +23,17 @@ from .. import __version__
 from ..atomic import sweep_temp_files
 from ..config import Config
 from ..engines import EngineSet
-from ..intake.names import is_ignored, is_photo_name
 from ..intake.queue import WorkQueue
 from ..intake.stability import StabilityWatch
+from ..intake.work import handle_photo, is_done, walk_photos
 from ..pipeline import Pipeline
 from ..rules.loader import RuleSet, load_rules
 from ..state import StateStore
 from ..tomlsource import SourceError
-from ..verdict import Verdict, read_verdict, verdict_path, write_verdict
+from ..verdict import Verdict, verdict_path
 from ..watch.observer import PhotoEvents, Sinks, polling_interval, start_observer
+from .lock import AlreadyRunning as AlreadyRunning  # re-exported: the CLI catches it here
+from .lock import take_watch_lock
 from .notify import Notifier, WatchdogPinger
 from .status_file import Counters, write_status
 
@@ -43,10 +43,6 @@ TICK = 0.25  # seconds between main-loop turns
 STATUS_EVERY = 2.0
 STOP_GRACE = 20.0  # how long SIGTERM waits for the photo in hand
 STUCK_AFTER = 600.0  # a worker with no progress this long while work waits is stuck
-
-
-class AlreadyRunning(Exception):
-    pass
 
 
 class Daemon:
@@ -78,23 +74,7 @@ class Daemon:
     # -- start-up
 
     def _take_lock(self) -> None:
-        state = self.config.state_dir
-        state.mkdir(parents=True, exist_ok=True)
-        key = hashlib.sha256(os.fsencode(self.root)).hexdigest()[:12]
-        path = state / f"watch-{key}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            holder = path.read_text().strip() or "another process"
-            raise AlreadyRunning(
-                f"another proofwatch (pid {holder}) already watches {self.root} "
-                f"(lock {path}); stop it first"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._lock_fd = fd
+        self._lock_fd = take_watch_lock(self.config.state_dir, self.root)
 
     def _load_rules(self) -> RuleSet:
         rules = load_rules(self.config.rules)
@@ -205,7 +185,7 @@ class Daemon:
     def _scan_folder(self, folder: Path) -> int:
         """Queue every photo below `folder` that has no valid verdict yet."""
         queued = 0
-        for photo in _walk_photos(self.root, folder, self.config.intake.ignore):
+        for photo in walk_photos(self.root, folder, self.config.intake.ignore):
             if not self.queue.is_busy(photo) and not self._is_done(photo):
                 queued += self.queue.put(photo)
         return queued
@@ -214,24 +194,7 @@ class Daemon:
         return verdict_path(photo, self.root, self.config.verdict_dir)
 
     def _is_done(self, photo: Path) -> bool:
-        """A verdict exists for this very file (checked by time first, by hash if unsure)."""
-        target = self._verdict_path(photo)
-        try:
-            verdict_mtime = os.lstat(target).st_mtime_ns
-            photo_mtime = os.lstat(photo).st_mtime_ns
-        except OSError:
-            return False
-        if verdict_mtime >= photo_mtime:
-            return True
-        existing = read_verdict(target)
-        if existing is None or not existing.get("photo_sha256"):
-            return False
-        try:
-            with open(photo, "rb", opener=_no_follow) as fh:
-                digest = hashlib.file_digest(fh, "sha256").hexdigest()
-        except OSError:
-            return False
-        return bool(digest == existing["photo_sha256"])
+        return is_done(photo, self._verdict_path(photo))
 
     # -- workers
 
@@ -250,14 +213,9 @@ class Daemon:
 
     def _handle(self, photo: Path) -> None:
         assert self.pipeline is not None
-        verdict = self.pipeline.process(photo)
-        if self.stop.is_set() and verdict.status == "error":
-            return  # abandoned for the stop; the next start redoes it (no verdict written)
-        if not (os.path.lexists(photo)):
-            log.info("%r vanished before its verdict; nothing written", verdict.photo)
-            return
-        write_verdict(self._verdict_path(photo), verdict)
-        self._log_verdict(verdict)
+        verdict = handle_photo(self.pipeline, photo, self._verdict_path(photo))
+        if verdict is not None:
+            self._log_verdict(verdict)
 
     def _log_verdict(self, verdict: Verdict) -> None:
         self.counters.count(verdict.status)
@@ -351,10 +309,6 @@ class Daemon:
         log.info("stopped")
 
 
-def _no_follow(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
-
-
 def _folder_mtime(folder: Path) -> float:
     """Changes when a rule file is added, removed, renamed or edited."""
     try:
@@ -363,13 +317,3 @@ def _folder_mtime(folder: Path) -> float:
     except OSError:
         return -1.0
     return float(sum(stamps) + len(stamps))
-
-
-def _walk_photos(root: Path, folder: Path, ignore: tuple[str, ...] | list[str]) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(folder):
-        base = Path(dirpath)
-        relative = base.relative_to(root)
-        dirnames[:] = [d for d in dirnames if not is_ignored(relative / d, ignore)]
-        for name in filenames:
-            if is_photo_name(relative / name, ignore):
-                yield base / name

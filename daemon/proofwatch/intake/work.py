@@ -1,0 +1,72 @@
+"""The daemon's unit of work, shared with `proofwatch backfill` so both decide alike.
+
+Which photos a folder holds, whether a photo already has its verdict, and one photo taken
+through the pipeline into its verdict file. The daemon and backfill differ only in how
+photos reach these functions (events and a queue, or one walk), never in what they do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ..pipeline import Options, Pipeline
+from ..verdict import Verdict, read_verdict, write_verdict
+from .names import is_ignored, is_photo_name
+
+log = logging.getLogger("proofwatch")
+
+DAEMON_OPTIONS = Options()  # strip in place, give a late request its time, keep history
+
+
+def walk_photos(root: Path, folder: Path, ignore: Sequence[str]) -> Iterator[Path]:
+    """Every photo below `folder` (inside the watched `root`), ignored names left out."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        base = Path(dirpath)
+        relative = base.relative_to(root)
+        dirnames[:] = [d for d in dirnames if not is_ignored(relative / d, ignore)]
+        for name in filenames:
+            if is_photo_name(relative / name, ignore):
+                yield base / name
+
+
+def is_done(photo: Path, target: Path) -> bool:
+    """A verdict at `target` exists for this very file (checked by time first, by hash if
+    unsure: a photo restored from a backup is older than its verdict, or has the same bytes)."""
+    try:
+        verdict_mtime = os.lstat(target).st_mtime_ns
+        photo_mtime = os.lstat(photo).st_mtime_ns
+    except OSError:
+        return False
+    if verdict_mtime >= photo_mtime:
+        return True
+    existing = read_verdict(target)
+    if existing is None or not existing.get("photo_sha256"):
+        return False
+    try:
+        with open(photo, "rb", opener=_no_follow) as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return False
+    return bool(digest == existing["photo_sha256"])
+
+
+def handle_photo(
+    pipeline: Pipeline, photo: Path, target: Path, options: Options = DAEMON_OPTIONS
+) -> Verdict | None:
+    """Process `photo` and write its verdict to `target`; None when nothing was written."""
+    verdict = pipeline.process(photo, options)
+    if pipeline.stop.is_set() and verdict.status == "error":
+        return None  # abandoned for the stop; the next start redoes it (no verdict written)
+    if not os.path.lexists(photo):
+        log.info("%r vanished before its verdict; nothing written", verdict.photo)
+        return None
+    write_verdict(target, verdict)
+    return verdict
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
