@@ -462,7 +462,7 @@ def test_pinger_sends_status_rate_limited_and_the_latest_arrives() -> None:
     # About 1.2 s at one per 0.2 s: 7 at most; a loose bound against scheduler noise.
     assert 3 <= len(statuses) <= 9
     gaps = [b.at - a.at for a, b in itertools.pairwise(statuses)]
-    assert min(gaps) > 0.15
+    assert min(gaps) > 0.1  # 0.2 s apart when sent; receive times jitter a little
 
 
 def test_pinger_with_nothing_to_do_ends_at_once() -> None:
