@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -15,17 +16,25 @@ class Seen:
     size: int
     mtime_ns: int
     since: float  # when this size and mtime were first seen
+    regular: bool = True
 
 
-def next_seen(previous: Seen | None, size: int, mtime_ns: int, now: float) -> Seen:
+def next_seen(
+    previous: Seen | None, size: int, mtime_ns: int, now: float, regular: bool = True
+) -> Seen:
     if previous is not None and (previous.size, previous.mtime_ns) == (size, mtime_ns):
         return previous
-    return Seen(size, mtime_ns, now)
+    return Seen(size, mtime_ns, now, regular)
 
 
-def is_settled(seen: Seen, now: float, delay: float) -> bool:
-    """Unchanged for `delay` seconds and not a 0-byte placeholder."""
-    return seen.size > 0 and now - seen.since >= delay
+def is_settled(seen: Seen, now: float, delay: float, empty_timeout: float) -> bool:
+    """Unchanged for `delay`; a 0-byte placeholder only once it has stayed empty for
+    `empty_timeout`. Links, FIFOs and the like are never written: they settle at once
+    (and are then rejected, unopened)."""
+    if not seen.regular:
+        return True
+    wait = delay if seen.size > 0 else empty_timeout
+    return now - seen.since >= wait
 
 
 class StabilityWatch:
@@ -34,10 +43,12 @@ class StabilityWatch:
     def __init__(
         self,
         delay: float,
+        empty_timeout: float,
         ready: Callable[[Path], object],
         clock: Callable[[], float] = time.monotonic,
     ):
         self.delay = delay
+        self.empty_timeout = empty_timeout
         self.ready = ready
         self.clock = clock
         self._lock = threading.Lock()
@@ -63,8 +74,9 @@ class StabilityWatch:
             except OSError:  # gone: nothing to take
                 self.forget(path)
                 continue
-            seen = next_seen(previous, st.st_size, st.st_mtime_ns, now)
-            if is_settled(seen, now, self.delay):
+            regular = stat.S_ISREG(st.st_mode)
+            seen = next_seen(previous, st.st_size, st.st_mtime_ns, now, regular)
+            if is_settled(seen, now, self.delay, self.empty_timeout):
                 settled.append(path)
             else:
                 with self._lock:

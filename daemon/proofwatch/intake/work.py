@@ -28,7 +28,8 @@ def walk_photos(root: Path, folder: Path, ignore: Sequence[str]) -> Iterator[Pat
         base = Path(dirpath)
         relative = base.relative_to(root)
         dirnames[:] = [d for d in dirnames if not is_ignored(relative / d, ignore)]
-        for name in filenames:
+        # A folder named like a photo gets a verdict too (rejected: not a file).
+        for name in (*filenames, *dirnames):
             if is_photo_name(relative / name, ignore):
                 yield base / name
 

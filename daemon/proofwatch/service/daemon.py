@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,9 @@ from .. import __version__
 from ..atomic import sweep_temp_files
 from ..config import Config
 from ..engines import EngineSet
+from ..intake.names import is_photo_name
 from ..intake.queue import WorkQueue
+from ..intake.reader import FileChanged
 from ..intake.stability import StabilityWatch
 from ..intake.work import handle_photo, is_done, walk_photos
 from ..pipeline import Pipeline
@@ -34,6 +37,7 @@ from ..verdict import Verdict, verdict_path
 from ..watch.observer import PhotoEvents, Sinks, polling_interval, start_observer
 from .lock import AlreadyRunning as AlreadyRunning  # re-exported: the CLI catches it here
 from .lock import take_watch_lock
+from .logs import printable
 from .notify import Notifier, WatchdogPinger
 from .status_file import Counters, write_status
 
@@ -67,7 +71,9 @@ class Daemon:
         self.engines = EngineSet(config, self.stop)
         self.state: StateStore | None = None
         self.pipeline: Pipeline | None = None
-        self.stability = StabilityWatch(config.intake.stability_delay, self.queue.put)
+        self.stability = StabilityWatch(
+            config.intake.stability_delay, config.intake.empty_timeout, self.queue.put
+        )
         self._watch_mode = ""
         self.observer: BaseObserver
 
@@ -109,7 +115,8 @@ class Daemon:
             self._workers.append(worker)
         queued = self._scan_folder(self.root)
         log.info("start-up scan queued %d photo(s)", queued)
-        threading.Thread(target=self.engines.check_ollama, name="health", daemon=True).start()
+        threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        _OverflowAlarm.install(self._rescan_requested)
         self.notifier.ready()
         pinger = WatchdogPinger(self.notifier, self._healthy, self._status_line)
         pinger.start()
@@ -143,6 +150,15 @@ class Daemon:
             if now >= next_status:
                 self._write_status()
                 next_status = now + STATUS_EVERY
+
+    def _warm_up(self) -> None:
+        """Check the model server and load OCR now, not on the first photo."""
+        health = self.engines.check_ollama()
+        if self.engines.mode != "ollama" and (health is None or not health.model_ready):
+            try:
+                self.engines.ocr()
+            except Exception as exc:
+                log.error("the OCR engine cannot be loaded: %s", exc)
 
     def _rules_changed(self) -> bool:
         return _folder_mtime(self.config.rules) != self._rules_mtime
@@ -185,6 +201,10 @@ class Daemon:
     def _scan_folder(self, folder: Path) -> int:
         """Queue every photo below `folder` that has no valid verdict yet."""
         queued = 0
+        if folder != self.root and is_photo_name(
+            folder.relative_to(self.root), self.config.intake.ignore
+        ):
+            queued += self.queue.put(folder)  # a folder named x.jpg: rejected, with a verdict
         for photo in walk_photos(self.root, folder, self.config.intake.ignore):
             if not self.queue.is_busy(photo) and not self._is_done(photo):
                 queued += self.queue.put(photo)
@@ -204,12 +224,28 @@ class Daemon:
             if photo is None:
                 continue
             try:
-                if not self._is_done(photo):
+                if self._is_placeholder(photo):
+                    self.stability.track(photo)  # taken once written (or empty too long)
+                elif not self._is_done(photo):
                     self._handle(photo)
+            except FileChanged as exc:
+                log.info("%s; taken again once it settles", exc)
+                self.stability.track(photo)
             except Exception:
                 log.exception("failed on %r", str(photo))
             finally:
                 self.queue.done(photo)
+
+    def _is_placeholder(self, photo: Path) -> bool:
+        """An empty file younger than empty_timeout: the tracker may still be writing it."""
+        try:
+            st = os.lstat(photo)
+        except OSError:
+            return False
+        age = time.time() - st.st_mtime
+        return (
+            stat.S_ISREG(st.st_mode) and st.st_size == 0 and age < self.config.intake.empty_timeout
+        )
 
     def _handle(self, photo: Path) -> None:
         assert self.pipeline is not None
@@ -220,8 +256,8 @@ class Daemon:
     def _log_verdict(self, verdict: Verdict) -> None:
         self.counters.count(verdict.status)
         level = logging.INFO if verdict.status in ("pass", "fail", "review") else logging.WARNING
-        log.log(level, "%s %s: %s (%d ms)", verdict.status.upper(), verdict.photo,
-                verdict.reason, verdict.timings_ms.get("total", 0))  # fmt: skip
+        log.log(level, "%s %s: %s (%d ms)", verdict.status.upper(), printable(verdict.photo),
+                printable(verdict.reason), verdict.timings_ms.get("total", 0))  # fmt: skip
         if verdict.status in ("error", "rejected"):
             self.counters.problem(verdict.photo, verdict.status, verdict.reason)
 
@@ -307,6 +343,27 @@ class Daemon:
         if self.state is not None:
             self.state.close()
         log.info("stopped")
+
+
+class _OverflowAlarm(logging.Handler):
+    """watchdog rebuilds its inotify watches after a queue overflow and only logs it;
+    events were lost, so this turns that log line into an immediate rescan."""
+
+    def __init__(self, rescan: threading.Event):
+        super().__init__(logging.WARNING)
+        self.rescan = rescan
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            log.warning("inotify queue overflowed: rescanning the whole tree now")
+            self.rescan.set()
+
+    @classmethod
+    def install(cls, rescan: threading.Event) -> None:
+        for name in ("watchdog.observers.inotify_c", "watchdog.observers.inotify"):
+            logger = logging.getLogger(name)
+            logger.handlers = [h for h in logger.handlers if not isinstance(h, cls)]
+            logger.addHandler(cls(rescan))
 
 
 def _folder_mtime(folder: Path) -> float:

@@ -15,6 +15,12 @@ _PRIORITY = {
 }
 
 
+def printable(text: str) -> str:
+    """A file name made safe for one log line: control and undecodable characters escaped,
+    so a name with a newline cannot forge a second log entry."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class JournalFormatter(logging.Formatter):
     """`<6>message`: journald reads the priority from the prefix and adds its own time."""
 

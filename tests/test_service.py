@@ -1,0 +1,155 @@
+"""The daemon as a systemd service: the notify protocol, reloads, stopping, logs, sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from daemon_process import clean_env, drop_photo, start_daemon
+from notify_socket import notify_socket
+from ollama_server import FakeOllama
+from proofwatch.service.logs import printable
+from test_intake_daemon import PRESENCE_RULES, config_for, small_photo
+
+
+def test_notify_protocol_end_to_end(tmp_path: Path, fake_ollama: FakeOllama) -> None:
+    fake_ollama.answers = {"device_visible": "yes"}
+    with notify_socket() as sock:
+        env = clean_env(NOTIFY_SOCKET=sock.env_value, WATCHDOG_USEC="1000000")
+        daemon = start_daemon(
+            tmp_path, config_body=config_for(fake_ollama), rules=PRESENCE_RULES, env=env
+        )
+        try:
+            ready = sock.wait_for(lambda m: m.get("READY") == "1")
+            # Watchdog pings at half of WATCHDOG_USEC while the pipeline is healthy.
+            first = sock.wait_for(lambda m: m.get("WATCHDOG") == "1")
+            count = len(sock.messages)
+            sock.wait_for(lambda m: m.get("WATCHDOG") == "1", start=count, timeout=3)
+            status = sock.wait_for(lambda m: "STATUS" in m, timeout=10)
+            assert "watching" in (status.get("STATUS") or "")
+            assert first.at >= ready.at
+
+            photo = drop_photo(daemon.watch, "a.jpg", small_photo(1))
+            daemon.wait_for_verdict(photo)
+
+            count = len(sock.messages)
+            daemon.signal(signal.SIGHUP)
+            reloading = sock.wait_for(lambda m: m.get("RELOADING") == "1", start=count)
+            usec = int(reloading.get("MONOTONIC_USEC") or 0)
+            assert abs(usec - time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000) < 30_000_000
+            after = sock.messages.index(reloading)
+            sock.wait_for(lambda m: m.get("READY") == "1", start=after + 1)
+
+            count = len(sock.messages)
+            assert daemon.stop() == 0
+            sock.wait_for(lambda m: m.get("STOPPING") == "1", start=count)
+        finally:
+            daemon.stop()
+
+
+def test_without_notify_socket_the_daemon_is_silent_and_listens_nowhere(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    daemon = start_daemon(tmp_path, config_body=config_for(fake_ollama), rules=PRESENCE_RULES)
+    try:
+        photo = drop_photo(daemon.watch, "a.jpg", small_photo(2))
+        daemon.wait_for_verdict(photo)  # it has talked to the model server by now
+        inodes = socket_inodes(daemon.proc.pid)
+        listening = listening_inodes()
+        assert not inodes & listening, "the daemon opened a network listener"
+    finally:
+        assert daemon.stop() == 0
+
+
+def socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def listening_inodes() -> set[str]:
+    """Inodes of TCP sockets in LISTEN and of every bound UDP socket, IPv4 and IPv6."""
+    found = set()
+    for table, listen_only in (("tcp", True), ("tcp6", True), ("udp", False), ("udp6", False)):
+        try:
+            lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            state, inode = fields[3], fields[9]
+            if not listen_only or state == "0A":
+                found.add(inode)
+    return found
+
+
+def test_sighup_with_a_broken_config_keeps_the_old_one(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.answers = {"device_visible": "yes"}
+    daemon = start_daemon(tmp_path, config_body=config_for(fake_ollama), rules=PRESENCE_RULES)
+    try:
+        good = daemon.config.read_text()
+        daemon.config.write_text("stabilty_delay = 3\n" + good)
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_for_log("reload failed, keeping the previous configuration")
+        assert "stabilty_delay" in daemon.log()
+        photo = drop_photo(daemon.watch, "after.jpg", small_photo(3))
+        assert daemon.wait_for_verdict(photo)["status"] == "pass"
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_journald_gets_priority_prefixes_and_one_line_per_photo(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.answers = {"device_visible": "no"}
+    daemon = start_daemon(
+        tmp_path, config_body=config_for(fake_ollama), rules=PRESENCE_RULES, wait=False
+    )
+    daemon.stop()
+    # Under journald, stderr is the stream JOURNAL_STREAM names: point it at the log file.
+    log_path = tmp_path / "journal.log"
+    log_path.touch()
+    st = log_path.stat()
+    env = clean_env(JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+    import subprocess
+    import sys
+
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "proofwatch", "run", "--config", str(daemon.config)],
+            stdout=log,
+            stderr=log,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while b"start-up scan queued" not in log_path.read_bytes():
+            assert time.monotonic() < deadline and proc.poll() is None, log_path.read_text()
+            time.sleep(0.05)
+        odd = os.fsdecode(b"evil\n<3>forged-\xff.jpg")
+        photo = drop_photo(daemon.watch, odd, small_photo(4))
+        verdict_file = photo.with_name(photo.name + ".verdict.json")
+        while not verdict_file.exists():
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        assert json.loads(verdict_file.read_bytes())["status"] == "fail"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    lines = log_path.read_text(errors="replace").splitlines()
+    assert lines and all(line[:3] in ("<6>", "<4>", "<3>", "<7>", "<2>") for line in lines), lines
+    photo_lines = [line for line in lines if "FAIL" in line]
+    assert len(photo_lines) == 1 and photo_lines[0].startswith("<6>")
+    assert printable(odd) in photo_lines[0]
+    assert not any(line.startswith("<3>forged") for line in lines)
