@@ -190,3 +190,24 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def test_out_of_inotify_watches_falls_back_to_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from watchdog.observers.polling import PollingObserver
+
+    from proofwatch.watch import observer as module
+
+    class NoWatchesLeft(PollingObserver):
+        def start(self) -> None:
+            raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(module, "Observer", NoWatchesLeft)
+    sinks = module.Sinks(arrived=print, writing=print, folder=print)
+    started = module.start_observer(tmp_path, module.PhotoEvents(tmp_path, (), sinks), None)
+    try:
+        assert type(started) is PollingObserver and started.is_alive()
+        assert "polling every 5s instead" in caplog.text
+    finally:
+        started.stop()

@@ -91,10 +91,27 @@ def polling_interval(root: Path, polling: str) -> tuple[float | None, str]:
 
 
 def start_observer(root: Path, handler: PhotoEvents, interval: float | None) -> BaseObserver:
-    observer: BaseObserver = (
-        PollingObserver(timeout=interval) if interval is not None else Observer()
-    )
+    """inotify (or polling every `interval`); out of inotify watches, poll rather than die."""
+    if interval is None:
+        try:
+            return _start(Observer(), root, handler)
+        except OSError as exc:
+            log.error(
+                "inotify cannot watch %s (%s): polling every 5s instead. Raise the limit with "
+                "sysctl fs.inotify.max_user_watches / max_user_instances (see docs/deploy.md)",
+                root,
+                exc,
+            )
+            interval = 5.0
+    return _start(PollingObserver(timeout=interval), root, handler)
+
+
+def _start(observer: BaseObserver, root: Path, handler: PhotoEvents) -> BaseObserver:
     observer.schedule(handler, str(root), recursive=True)
     observer.daemon = True
-    observer.start()
+    try:
+        observer.start()
+    except BaseException:
+        observer.stop()
+        raise
     return observer
