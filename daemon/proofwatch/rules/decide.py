@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from ..engines.base import Reading
@@ -30,6 +30,8 @@ class Facts:
     phash: str | None = None
     # Earlier photos (their path and perceptual hash), for duplicate rules.
     earlier: Sequence[tuple[str, str]] = ()
+    # Where times without an offset were taken; None: this machine's local time zone.
+    zone: tzinfo | None = None
 
 
 @dataclass(frozen=True)
@@ -85,24 +87,33 @@ def _combine(rule: Rule, results: list[RuleResult]) -> RuleResult:
 
 
 def decide_text(rule: Rule, request: Request, reading: Reading) -> RuleResult:
+    """Right value: pass. Wrong value: fail. Unreadable, off-shape or nothing to compare: the
+    rule's `undecided` status (review), never pass."""
     expected_raw = request.expect.get(rule.expect_key) if rule.expect else None
     expected = normalize(expected_raw, rule.normalize) if expected_raw is not None else None
 
     def result(status: Status, detail: str, observed: Any = None) -> RuleResult:
         return RuleResult(rule.name, status, detail, observed, expected, reading.engine)
 
-    if rule.expect and expected_raw is None:
-        return result(rule.undecided, f"the request has no value for {rule.expect}")
-    if reading.problem:
-        return result(rule.undecided, reading.problem)
     shape = re.compile(rule.answer)
     seen = [normalize(value, rule.normalize) for value in reading.values if value.strip()]
     fitting = list(dict.fromkeys(value for value in seen if shape.fullmatch(value)))
+    if rule.expect and expected is None:
+        missing = f"the request has no value for {rule.expect}"
+        if fitting:
+            return result(rule.undecided, f"read {fitting[0]}, but {missing}", fitting[0])
+        return result(rule.undecided, missing)
+    if reading.problem:
+        return result(rule.undecided, reading.problem)
     if not fitting:
         what = f"read {_quote(seen)}" if seen else "nothing legible was read"
         return result(rule.undecided, f"{what}, which does not fit {rule.answer}", seen or None)
     if expected is None:
         return result("pass", f"read {fitting[0]}", fitting[0])
+    if not shape.fullmatch(expected):
+        # The tracker asked for something this rule can never read: a person must look.
+        detail = f"the expected value {expected!r} does not fit {rule.answer}"
+        return result(rule.undecided, detail, fitting[0])
     best = min(fitting, key=lambda value: edit_distance(value, expected))
     distance = edit_distance(best, expected)
     if distance <= rule.tolerance:
@@ -122,20 +133,20 @@ def decide_presence(rule: Rule, reading: Reading) -> RuleResult:
         return RuleResult(rule.name, rule.undecided, detail, None, expected, reading.engine)
     answer = reading.values[0].strip().lower()
     if answer not in ("yes", "no"):
-        return RuleResult(
-            rule.name, rule.undecided, f"the answer was {answer!r}", None, expected, reading.engine
-        )
+        detail = f"the answer was {answer!r}, not yes or no: {rule.question}"
+        return RuleResult(rule.name, rule.undecided, detail, None, expected, reading.engine)
     seen = answer == "yes"
     status: Status = "pass" if seen == expected else "fail"
     detail = f"{'visible' if seen else 'not visible'}: {rule.question}"
     return RuleResult(rule.name, status, detail, seen, expected, reading.engine)
 
 
-def _as_aware(stamp: str) -> datetime:
-    # A capture time without offset is read in this machine's time zone (where the camera
-    # most likely was); freshness rules allow `clock_skew` for the rest.
-    moment = datetime.fromisoformat(stamp)
-    return moment if moment.tzinfo else moment.astimezone()
+def _as_aware(moment: datetime, zone: tzinfo | None) -> datetime:
+    # A time without offset is read in this machine's time zone (where the camera most
+    # likely was; `zone` stands in for it in tests); freshness allows `clock_skew` for the rest.
+    if moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=zone) if zone is not None else moment.astimezone()
 
 
 def decide_metadata(rule: Rule, facts: Facts) -> RuleResult:
@@ -168,26 +179,26 @@ def decide_metadata(rule: Rule, facts: Facts) -> RuleResult:
 
 
 def _freshness(rule: Rule, facts: Facts, expected: dict[str, Any]) -> tuple[Status, str]:
-    issued = facts.request.issued_at
-    if issued is None:
+    """Taken after the request was issued and within max_age of it, give or take clock_skew."""
+    if facts.request.issued_at is None:
         return (rule.undecided, "the request has no issued_at to compare the capture time with")
     assert rule.max_age is not None
+    issued = _as_aware(facts.request.issued_at, facts.zone)
     skew = timedelta(seconds=rule.clock_skew)
     deadline = issued + timedelta(seconds=rule.max_age)
     expected["captured_between"] = [(issued - skew).isoformat(), (deadline + skew).isoformat()]
     if not facts.metadata.captured_at:
         return (rule.undecided, "the photo records no capture time")
     try:
-        captured = _as_aware(facts.metadata.captured_at)
+        captured = _as_aware(datetime.fromisoformat(facts.metadata.captured_at), facts.zone)
     except ValueError:
         return (rule.undecided, "the capture time cannot be read")
-    if issued.tzinfo is None:
-        issued = issued.astimezone()
-        deadline = deadline.astimezone()
     if captured < issued - skew:
         return ("fail", f"taken {_ago(issued - captured)} before the request was issued")
     if captured > deadline + skew:
         return ("fail", f"taken {_ago(captured - issued)} after the request, past the deadline")
+    if captured < issued:
+        return ("pass", f"taken {_ago(issued - captured)} before the request, within clock skew")
     return ("pass", f"taken {_ago(captured - issued)} after the request")
 
 

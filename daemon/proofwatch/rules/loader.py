@@ -1,32 +1,42 @@
 """Reading rule files: one rule per TOML file, checked like a compiler would.
 
 Every key is known per kind; an unknown key is an error (a typo must never silently turn a
-check off), and every error names the file, the line and the key.
+check off). Every error names the file, the line and the key, and checking goes on after an
+error, so `proofwatch rules check` reports all of them at once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..status import STATUSES
-from ..tomlsource import SourceError, locate, read_toml
+from ..tomlsource import SourceError
 from ..units import parse_duration
 from .model import Example, Request, Rule
 from .normalize import STEPS
 
-COMMON = {"name", "description", "kind", "match", "engine", "undecided", "examples"}
+KINDS = ("text", "presence", "metadata", "duplicate")
+COMMON = {"name", "description", "kind", "match", "undecided", "examples"}
 BY_KIND = {
-    "text": {"question", "answer", "expect", "normalize", "tolerance"},
-    "presence": {"question", "expect"},
+    "text": {"question", "answer", "expect", "normalize", "tolerance", "engine"},
+    "presence": {"question", "expect", "engine"},
     "metadata": {"max_age", "clock_skew", "require_camera", "min_width", "min_height"},
     "duplicate": {"max_distance"},
 }
+EXAMPLE_KEYS = {"photo", "status", "request", "earlier"}
+MAX_TOLERANCE = 3  # beyond this a tolerance accepts codes that are simply wrong
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def valid_name(name: str) -> bool:
+    return bool(_NAME.match(name))
 
 
 @dataclass(frozen=True)
@@ -38,80 +48,206 @@ class RuleSet:
         return {rule.name: rule for rule in self.rules}
 
 
+@dataclass(frozen=True)
+class CheckedRules:
+    """Everything `check_rules` found in a folder: the good rules and every error."""
+
+    folder: Path
+    files: tuple[Path, ...]
+    rules: tuple[Rule, ...]
+    errors: tuple[SourceError, ...]
+    digest: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# -- where keys are: line numbers for messages
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*[.=]""")
+
+
+def _unquote(key: str) -> str:
+    return key.strip().strip("\"'")
+
+
+class _Lines:
+    """Line numbers of the keys of one rule file: top level, and inside each [[examples]]."""
+
+    def __init__(self, text: str):
+        self.top: dict[str, int] = {}
+        self.examples: list[dict[str, int]] = []  # "" is the [[examples]] header itself
+        self.last = max(1, len(text.splitlines()))
+        table: tuple[str, ...] = ()
+        in_string = False
+        for number, line in enumerate(text.splitlines(), start=1):
+            quotes = line.count('"""') + line.count("'''")
+            if in_string:
+                in_string = quotes % 2 == 0
+                continue
+            header = _HEADER.match(line)
+            if header:
+                table = tuple(_unquote(p) for p in header.group(2).split("."))
+                if header.group(1) == "[[" and table == ("examples",):
+                    self.examples.append({"": number})
+                elif table == ("examples", "request") and self.examples:
+                    self.examples[-1].setdefault("request", number)
+                continue
+            key = _KEY.match(line)
+            if key:
+                name = _unquote(key.group(1))
+                if not table:
+                    self.top.setdefault(name, number)
+                elif table[0] == "examples" and self.examples:
+                    inner = name if table == ("examples",) else ".".join((*table[1:], name))
+                    self.examples[-1].setdefault(inner, number)
+            in_string = quotes % 2 == 1
+
+    def of(self, key: str) -> int:
+        """The line of a top-level key; a missing key is reported where `kind` is, or line 1."""
+        return self.top.get(key) or self.top.get("kind") or 1
+
+    def of_example(self, index: int, key: str) -> int:
+        if index < len(self.examples):
+            lines = self.examples[index]
+            return lines.get(key) or lines[""]
+        return self.of("examples")  # written inline: examples = [{...}, ...]
+
+
 class _Fields:
-    """Typed access to one rule file's keys, with errors that point at the line."""
+    """Typed access to one rule file's keys; problems are collected, with file and line."""
 
     def __init__(self, path: Path, text: str, raw: dict[str, Any]):
-        self.path, self.text, self.raw = path, text, raw
+        self.path, self.raw = path, raw
+        self.lines = _Lines(text)
+        self.errors: list[SourceError] = []
 
-    def error(self, key: str, message: str) -> SourceError:
-        return SourceError(self.path, message, locate(self.text, (), key), key)
+    def error(self, key: str, message: str) -> None:
+        self.errors.append(SourceError(self.path, message, self.lines.of(key), key))
+
+    def example_error(self, index: int, key: str, message: str) -> None:
+        line = self.lines.of_example(index, key)
+        name = f"examples[{index + 1}]" + (f".{key}" if key else "")
+        self.errors.append(SourceError(self.path, message, line, name))
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        """The value, or `default` (with an error recorded) when it has the wrong type."""
         if key not in self.raw:
             return default
         value = self.raw[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            names = " or ".join(k.__name__ for k in kinds)
-            raise self.error(key, f"expected {_plain_type(names)}, got {value!r}")
+        if not _is(value, kind):
+            self.error(key, f"expected {_plain_type(kind)}, got {_show(value)}")
+            return default
         return value
 
 
-def _plain_type(names: str) -> str:
-    return (
-        names.replace("str", "a string")
-        .replace("int", "a whole number")
-        .replace("bool", "true or false")
-        .replace("list", "a list")
-    )
+def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    # TOML's true is a Python int too: only accept it where true/false is meant.
+    return isinstance(value, kinds) and (not isinstance(value, bool) or bool in kinds)
 
 
-def parse_rule(path: Path, raw: dict[str, Any], text: str) -> Rule:
+def _plain_type(kind: type | tuple[type, ...]) -> str:
+    words = {str: "a string", int: "a whole number", bool: "true or false", list: "a list"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(words.get(k, k.__name__) for k in kinds)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# -- one rule file
+
+
+def parse_rule(path: Path, raw: dict[str, Any], text: str) -> tuple[Rule | None, list[SourceError]]:
+    """The rule in one parsed file, or None; and every problem found in it."""
     f = _Fields(path, text, raw)
-    get, error = f.get, f.error
-    kind = get("kind", str)
-    if kind is None:
-        raise SourceError(path, "missing; one of text, presence, metadata, duplicate", key="kind")
-    if kind not in BY_KIND:
-        raise error("kind", f"must be one of text, presence, metadata, duplicate, not {kind!r}")
-    allowed = COMMON | BY_KIND[kind]
-    for key in raw:
-        if key not in allowed:
-            raise error(key, f"unknown key for a {kind} rule (known: {', '.join(sorted(allowed))})")
-    name = get("name", str, path.stem)
-    if not _NAME.match(name):
-        raise error("name", "use lowercase letters, digits, - and _ (at most 63)")
-    match = get("match", (str, list), ["**"])
+    kind = f.get("kind", str)
+    if kind is None and "kind" not in raw:
+        f.error("kind", f"missing: one of {', '.join(KINDS)}")
+    elif kind is not None and kind not in BY_KIND:
+        f.error("kind", f"must be one of {', '.join(KINDS)}, not {kind!r}")
+        kind = None
+    _unknown_keys(f, kind)
+
+    name = f.get("name", str)
+    if name is None and "name" not in raw:
+        name = path.stem
+        if not _NAME.match(name):
+            f.error("name", f"missing, and the file name {name!r} is not a valid rule name")
+    elif name is not None and not _NAME.match(name):
+        f.error("name", "use lowercase letters, digits, - and _ (at most 63), starting with one")
+    fields: dict[str, Any] = {
+        "name": name or path.stem,
+        "source": str(path),
+        "description": f.get("description", str, ""),
+        "match": _match(f),
+        "undecided": _undecided(f),
+    }
+    if kind is not None:
+        fields["kind"] = kind
+        fields.update(_KIND_PARSERS[kind](f))
+        fields["examples"] = _examples(f, kind)
+    if f.errors or kind is None:
+        return None, f.errors
+    return Rule(**fields), []
+
+
+def _unknown_keys(f: _Fields, kind: str | None) -> None:
+    allowed = COMMON | (BY_KIND[kind] if kind else set().union(*BY_KIND.values()))
+    for key in f.raw:
+        if key in allowed:
+            continue
+        owners = [k for k, keys in BY_KIND.items() if key in keys]
+        if kind and owners:
+            f.error(key, f"not a key of a {kind} rule (it belongs to {', '.join(owners)} rules)")
+        else:
+            known = ", ".join(sorted(allowed))
+            f.error(key, f"unknown key{f' for a {kind} rule' if kind else ''} (known: {known})")
+
+
+def _match(f: _Fields) -> tuple[str, ...]:
+    match = f.get("match", (str, list), ["**"])
     match = [match] if isinstance(match, str) else match
     if not match or not all(isinstance(m, str) and m for m in match):
-        raise error("match", 'expected a glob or a list of globs, such as "controls/**"')
-    engine = get("engine", str, "auto")
-    if engine not in ("auto", "ollama", "ocr", "both"):
-        raise error("engine", f"must be auto, ollama, ocr or both, not {engine!r}")
-    if kind == "presence" and engine in ("ocr", "both"):
-        raise error("engine", "OCR cannot judge presence: use auto or ollama")
-    undecided = get("undecided", str, "review")
+        f.error("match", 'expected a glob or a list of globs, such as "controls/**"')
+        return ("**",)
+    for pattern in match:
+        # Paths are relative to the watched folder: these globs could never select a photo.
+        if pattern.startswith("/") or ".." in pattern.split("/") or "\\" in pattern:
+            f.error("match", f"{pattern!r}: use a path relative to the watched folder, with /")
+    return tuple(match)
+
+
+def _undecided(f: _Fields) -> str:
+    undecided = f.get("undecided", str, "review")
     if undecided not in ("review", "fail"):
-        raise error("undecided", f"must be review or fail, not {undecided!r}")
-    fields: dict[str, Any] = {
-        "name": name,
-        "kind": kind,
-        "source": str(path),
-        "description": get("description", str, ""),
-        "match": tuple(match),
-        "engine": engine,
-        "undecided": undecided,
-        "examples": _examples(f),
-    }
-    fields.update(_KIND_PARSERS[kind](f))
-    return Rule(**fields)
+        # Never pass: what cannot be read with confidence is not a pass.
+        f.error("undecided", f'must be "review" or "fail", not {undecided!r}')
+        return "review"
+    return str(undecided)
+
+
+def _engine(f: _Fields, kind: str) -> str:
+    engine = f.get("engine", str, "auto")
+    if engine not in ("auto", "ollama", "ocr", "both"):
+        f.error("engine", f"must be auto, ollama, ocr or both, not {engine!r}")
+        return "auto"
+    if kind == "presence" and engine in ("ocr", "both"):
+        f.error("engine", "OCR cannot judge presence: use auto or ollama")
+        return "auto"
+    return str(engine)
 
 
 def _question(f: _Fields) -> str:
     question = f.get("question", str, "")
     if not question.strip():
-        raise f.error("question", "missing: what the model should be asked about the photo")
+        f.error("question", "missing: what the model should be asked about the photo")
     return str(question)
 
 
@@ -120,70 +256,82 @@ def _text_fields(f: _Fields) -> dict[str, Any]:
     try:
         re.compile(answer)
     except re.error as exc:
-        raise f.error("answer", f"not a valid regular expression: {exc}") from None
+        f.error("answer", f"not a valid regular expression: {exc}")
+        answer = ".+"
     expect = f.get("expect", str, "")
     if expect and not re.fullmatch(r"request\.expect\.[A-Za-z0-9_-]+", expect):
-        raise f.error("expect", 'must look like "request.expect.code" (or be left out)')
+        f.error("expect", f'must look like "request.expect.code" (or be left out), not {expect!r}')
     normalize = f.get("normalize", list, [])
     for step in normalize:
-        if step not in STEPS:
-            raise f.error("normalize", f"unknown step {step!r} (known: {', '.join(STEPS)})")
+        if not isinstance(step, str) or step not in STEPS:
+            f.error("normalize", f"unknown step {step!r} (known: {', '.join(STEPS)})")
     tolerance = f.get("tolerance", int, 0)
-    if tolerance < 0:
-        raise f.error("tolerance", "must be 0 or more")
+    if not 0 <= tolerance <= MAX_TOLERANCE:
+        f.error("tolerance", f"must be between 0 and {MAX_TOLERANCE} (edits allowed)")
     return {
         "question": _question(f),
         "answer": answer,
         "expect": expect,
-        "normalize": tuple(normalize),
+        "normalize": tuple(step for step in normalize if isinstance(step, str) and step in STEPS),
         "tolerance": tolerance,
+        "engine": _engine(f, "text"),
     }
 
 
 def _presence_fields(f: _Fields) -> dict[str, Any]:
     expect = f.get("expect", str, "yes")
     if expect not in ("yes", "no"):
-        raise f.error("expect", f'must be "yes" or "no", not {expect!r}')
-    return {"question": _question(f), "expect_present": expect == "yes"}
+        f.error("expect", f'must be "yes" or "no", not {expect!r}')
+    return {
+        "question": _question(f),
+        "expect_present": expect != "no",
+        "engine": _engine(f, "presence"),
+    }
 
 
-def _duration(f: _Fields, key: str) -> Any:
+def _duration(f: _Fields, key: str) -> float | None:
     raw = f.get(key, str)
     if raw is None:
         return None
     try:
         return parse_duration(raw)
     except ValueError as exc:
-        raise f.error(key, str(exc)) from None
+        f.error(key, str(exc))
+        return None
 
 
 def _metadata_fields(f: _Fields) -> dict[str, Any]:
-    fields = {
-        "max_age": _duration(f, "max_age"),
+    max_age = _duration(f, "max_age")
+    if max_age is not None and max_age <= 0:
+        f.error("max_age", "must be longer than 0")
+    fields: dict[str, Any] = {
+        "max_age": max_age,
         "require_camera": f.get("require_camera", bool, False),
         "min_width": f.get("min_width", int, 0),
         "min_height": f.get("min_height", int, 0),
     }
+    for key in ("min_width", "min_height"):
+        if fields[key] < 0:
+            f.error(key, "must be 0 or more pixels")
     skew = _duration(f, "clock_skew")
     if skew is not None:
         fields["clock_skew"] = skew
-    if not (
-        fields["max_age"] or fields["require_camera"] or fields["min_width"] or fields["min_height"]
-    ):
-        raise f.error(
-            "kind", "a metadata rule needs max_age, require_camera, min_width or min_height"
-        )
+        if "max_age" not in f.raw:
+            f.error("clock_skew", "only matters with max_age (the freshness window)")
+    checks = ("max_age", "require_camera", "min_width", "min_height")
+    if not any(f.raw.get(key) for key in checks):
+        f.error("kind", "a metadata rule needs max_age, require_camera, min_width or min_height")
     return fields
 
 
 def _duplicate_fields(f: _Fields) -> dict[str, Any]:
     distance = f.get("max_distance", int, 6)
     if not 0 <= distance <= 32:
-        raise f.error("max_distance", "must be between 0 and 32 (bits of a 64-bit hash)")
+        f.error("max_distance", "must be between 0 and 32 (bits of a 64-bit hash)")
     return {"max_distance": distance}
 
 
-_KIND_PARSERS = {
+_KIND_PARSERS: dict[str, Callable[[_Fields], dict[str, Any]]] = {
     "text": _text_fields,
     "presence": _presence_fields,
     "metadata": _metadata_fields,
@@ -191,40 +339,152 @@ _KIND_PARSERS = {
 }
 
 
-def _examples(f: _Fields) -> tuple[Example, ...]:
+def _examples(f: _Fields, kind: str) -> tuple[Example, ...]:
     raw = f.get("examples", list, [])
     examples = []
-    for item in raw:
-        if not isinstance(item, dict) or not isinstance(item.get("photo"), str):
-            raise f.error("examples", 'each example needs photo = "path" and status = "..."')
-        if item.get("status") not in STATUSES:
-            raise f.error("examples", f"status must be one of {', '.join(STATUSES)}")
-        unknown = set(item) - {"photo", "status", "request"}
-        if unknown:
-            raise f.error("examples", f"unknown key(s) {', '.join(sorted(unknown))} in an example")
-        request = item.get("request", {})
-        if not isinstance(request, dict):
-            raise f.error("examples", "request must be a table, like the request JSON")
-        examples.append(Example(item["photo"], item["status"], request))
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            f.example_error(index, "", "expected a table: [[examples]] with photo and status")
+            continue
+        example = _example(f, index, item, kind)
+        if example is not None:
+            examples.append(example)
     return tuple(examples)
 
 
-def load_rules(folder: Path) -> RuleSet:
-    """Every *.toml in `folder` (sorted); raises SourceError on the first bad file."""
+def _example(f: _Fields, index: int, item: dict[str, Any], kind: str) -> Example | None:
+    before = len(f.errors)
+    for key in sorted(set(item) - EXAMPLE_KEYS):
+        f.example_error(index, key, f"unknown key (known: {', '.join(sorted(EXAMPLE_KEYS))})")
+    photo = item.get("photo")
+    if not isinstance(photo, str) or not photo:
+        f.example_error(index, "photo", "missing: the photo's path, relative to this file")
+    status = item.get("status")
+    if status not in STATUSES:
+        f.example_error(
+            index, "status", f"must be one of {', '.join(STATUSES)}, not {_show(status)}"
+        )
+    request = item.get("request", {})
+    if not isinstance(request, dict):
+        f.example_error(index, "request", "expected a table, like the request JSON")
+        request = {}
+    elif "rules" in request:
+        f.example_error(index, "request", "leave out rules: an example runs its own rule only")
+    else:
+        try:
+            parse_request(request)
+        except RequestError as exc:
+            f.example_error(index, "request", str(exc))
+    earlier = item.get("earlier", [])
+    if not isinstance(earlier, list) or not all(isinstance(p, str) and p for p in earlier):
+        f.example_error(index, "earlier", "expected a list of photo paths")
+        earlier = []
+    elif earlier and kind != "duplicate":
+        f.example_error(index, "earlier", "only duplicate rules look at earlier photos")
+    if len(f.errors) > before:
+        return None
+    line = f.lines.of_example(index, "")
+    assert isinstance(photo, str) and status in STATUSES
+    return Example(photo, status, request, tuple(earlier), line)
+
+
+# -- a folder of rule files
+
+
+def read_rule_file(path: Path) -> tuple[Rule | None, list[SourceError], bytes]:
+    """One rule file: its rule (None when broken), its problems, its bytes (for the digest)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, [SourceError(path, f"cannot read: {exc.strerror}", 1, "")], b""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, [SourceError(path, "not UTF-8 text", line, "")], data
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return None, [_syntax_error(path, text, exc)], data
+    rule, errors = parse_rule(path, raw, text)
+    return rule, errors, data
+
+
+def _syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> SourceError:
+    message = str(exc)
+    lines = text.splitlines()
+    found = re.search(r"at line (\d+)", message)
+    line = int(found.group(1)) if found else max(1, len(lines))
+    message = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)$", "", message)
+    # Name the key being written on that line, when there is one.
+    key = _KEY.match(lines[line - 1]) if 0 < line <= len(lines) else None
+    return SourceError(
+        path, f"invalid TOML: {message}", line, _unquote(key.group(1)) if key else ""
+    )
+
+
+def check_rules(folder: Path, examples: bool = False) -> CheckedRules:
+    """Every *.toml in `folder` (sorted), checked; with `examples`, their photos must exist."""
     if not folder.is_dir():
-        raise SourceError(folder, "the rules folder does not exist")
+        error = SourceError(folder, "the rules folder does not exist or is not a folder")
+        return CheckedRules(folder, (), (), (error,), "")
+    files = tuple(sorted(folder.glob("*.toml")))
     rules: list[Rule] = []
+    errors: list[SourceError] = []
     digest = hashlib.sha256()
-    seen: dict[str, Path] = {}
-    for path in sorted(folder.glob("*.toml")):
-        raw, text = read_toml(path)
-        rule = parse_rule(path, raw, text)
-        if rule.name in seen:
-            raise SourceError(path, f"the name is already used by {seen[rule.name]}", key="name")
-        seen[rule.name] = path
+    names: dict[str, Path] = {}
+    keys: dict[str, Rule] = {}
+    for path in files:
+        rule, problems, data = read_rule_file(path)
+        digest.update(path.name.encode() + b"\0" + data + b"\0")
+        errors += problems
+        if rule is None:
+            continue
+        line = _Lines(data.decode()).of("name")
+        if rule.name in names:
+            errors.append(
+                SourceError(path, f"the name is already used by {names[rule.name]}", line, "name")
+            )
+            continue
+        other = keys.get(rule.question_key)
+        if rule.asks_model and other is not None:
+            # Both would ask the model under one JSON field.
+            message = f"too close to {other.name!r} ({other.source}): both answer as "
+            errors.append(SourceError(path, message + rule.question_key, line, "name"))
+            continue
+        if examples:
+            errors += _missing_photos(path, rule)
+        names[rule.name] = path
+        if rule.asks_model:
+            keys[rule.question_key] = rule
         rules.append(rule)
-        digest.update(path.name.encode() + b"\0" + text.encode() + b"\0")
-    return RuleSet(tuple(rules), digest.hexdigest()[:16])
+    return CheckedRules(folder, files, tuple(rules), tuple(errors), digest.hexdigest()[:16])
+
+
+def _missing_photos(path: Path, rule: Rule) -> list[SourceError]:
+    errors = []
+    for number, example in enumerate(rule.examples, start=1):
+        for key, photo in [("photo", example.photo)] + [("earlier", p) for p in example.earlier]:
+            if not (path.parent / photo).is_file():
+                where = f"examples[{number}].{key}"
+                errors.append(SourceError(path, f"no such photo: {photo}", example.line, where))
+    return errors
+
+
+def load_rules(folder: Path) -> RuleSet:
+    """The rules the daemon runs; raises the first SourceError when any file is broken."""
+    checked = check_rules(folder)
+    if checked.errors:
+        first = checked.errors[0]
+        if len(checked.errors) > 1:
+            more = len(checked.errors) - 1
+            note = f" (and {more} more problem(s): run `proofwatch rules check {folder}`)"
+            raise SourceError(first.path, first.message + note, first.line, first.key)
+        raise first
+    return RuleSet(checked.rules, checked.digest)
+
+
+# -- the tracker's request
 
 
 class RequestError(ValueError):
@@ -239,7 +499,7 @@ def parse_request(raw: Any) -> Request:
     if unknown:
         raise RequestError(f"unknown field(s) in the request: {', '.join(sorted(unknown))}")
     ident = raw.get("id")
-    if ident is not None and not isinstance(ident, str | int):
+    if ident is not None and (isinstance(ident, bool) or not isinstance(ident, str | int)):
         raise RequestError("id must be a string")
     rules = raw.get("rules")
     if rules is not None and not (
@@ -247,7 +507,9 @@ def parse_request(raw: Any) -> Request:
     ):
         raise RequestError("rules must be a list of rule names")
     expect = raw.get("expect", {})
-    if not isinstance(expect, dict) or not all(isinstance(v, str | int) for v in expect.values()):
+    if not isinstance(expect, dict) or not all(
+        isinstance(v, str | int) and not isinstance(v, bool) for v in expect.values()
+    ):
         raise RequestError("expect must be an object of strings")
     issued_at = None
     if raw.get("issued_at") is not None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..engines.base import QuestionKind
 from ..status import Status
+
+if TYPE_CHECKING:  # engines import this module: importing them here would be circular
+    from ..engines.base import QuestionKind
 
 RuleKind = Literal["text", "presence", "metadata", "duplicate"]
 EngineChoice = Literal["auto", "ollama", "ocr", "both"]
@@ -17,11 +19,17 @@ MODEL_KINDS = ("text", "presence")
 
 @dataclass(frozen=True)
 class Example:
-    """A photo the rule must give `status` (run by `proofwatch rules test`)."""
+    """A photo the rule must give `status` (run by `proofwatch rules test`).
+
+    `photo` and `earlier` are paths relative to the rule file; `earlier` are photos the
+    daemon is to have seen before this one (for duplicate rules).
+    """
 
     photo: str
     status: Status
     request: dict[str, Any] = field(default_factory=dict)
+    earlier: tuple[str, ...] = ()
+    line: int | None = None  # of its [[examples]] header, for messages
 
 
 @dataclass(frozen=True)
@@ -108,4 +116,4 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(pattern[i]))
             i += 1
-    return re.compile("".join(out))
+    return re.compile("".join(out), re.DOTALL)  # file names may hold newlines
