@@ -453,7 +453,7 @@ def check_rules(folder: Path, examples: bool = False) -> CheckedRules:
             errors.append(SourceError(path, message + rule.question_key, line, "name"))
             continue
         if examples:
-            errors += _missing_photos(path, rule)
+            errors += _missing_photos(path, rule, _Lines(data.decode()))
         names[rule.name] = path
         if rule.asks_model:
             keys[rule.question_key] = rule
@@ -461,13 +461,14 @@ def check_rules(folder: Path, examples: bool = False) -> CheckedRules:
     return CheckedRules(folder, files, tuple(rules), tuple(errors), digest.hexdigest()[:16])
 
 
-def _missing_photos(path: Path, rule: Rule) -> list[SourceError]:
+def _missing_photos(path: Path, rule: Rule, lines: _Lines) -> list[SourceError]:
     errors = []
-    for number, example in enumerate(rule.examples, start=1):
+    for index, example in enumerate(rule.examples):
         for key, photo in [("photo", example.photo)] + [("earlier", p) for p in example.earlier]:
             if not (path.parent / photo).is_file():
-                where = f"examples[{number}].{key}"
-                errors.append(SourceError(path, f"no such photo: {photo}", example.line, where))
+                line = lines.of_example(index, key)
+                where = f"examples[{index + 1}].{key}"
+                errors.append(SourceError(path, f"no such photo: {photo}", line, where))
     return errors
 
 
