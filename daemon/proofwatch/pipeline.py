@@ -10,9 +10,10 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import imagehash
 from PIL import Image
@@ -41,6 +42,9 @@ class Options:
     modify: bool = True  # strip the file in place (the daemon); False for `check`
     wait_for_request: bool = True  # give a late request sidecar request_wait to arrive
     record: bool = True  # remember the photo in the state store
+    # The verdict the photo already has (`backfill --reverify`): the first pass removed the
+    # metadata, so the facts it read then stand in for it when the stripped bytes match.
+    previous: Mapping[str, Any] | None = None
 
 
 def strip_photo(
@@ -117,6 +121,8 @@ class Pipeline:
         meta, stripped = strip_photo(photo, limits.max_file_size, in_place=options.modify)
         verdict.metadata = metadata_block(meta, stripped.removed, stripped.method)
         verdict.photo_sha256 = hashlib.sha256(stripped.data).hexdigest()
+        if options.previous is not None:
+            meta = _remembered(meta, verdict, options.previous)
         verdict.timings_ms["strip"] = timer.lap()
 
         width, height = open_checked(stripped.data, limits.max_pixels).size
@@ -203,6 +209,27 @@ class Pipeline:
             for rule in engine_rules:
                 readings.setdefault(rule.name, []).append(answers[rule.question_key])
         return readings, unanswerable
+
+
+def _remembered(
+    meta: PhotoMetadata, verdict: Verdict, previous: Mapping[str, Any]
+) -> PhotoMetadata:
+    """The metadata facts the earlier verdict of these very bytes recorded, when the file
+    holds none now (already stripped); `verdict.metadata` then repeats them too."""
+    block = previous.get("metadata")
+    same = previous.get("photo_sha256") == verdict.photo_sha256
+    empty = not (meta.found or meta.captured_at or meta.camera or meta.had_gps)
+    if not (same and empty and isinstance(block, dict)):
+        return meta
+    captured = block.get("captured_at")
+    removed = block.get("removed")
+    verdict.metadata = dict(block)
+    return PhotoMetadata(
+        captured_at=captured if isinstance(captured, str) else None,
+        camera=block.get("camera") is True,
+        had_gps=block.get("had_gps") is True,
+        found=tuple(r for r in removed if isinstance(r, str)) if isinstance(removed, list) else (),
+    )
 
 
 class _Timer:
