@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import random
 import struct
 import zlib
 from collections.abc import Iterable, Sequence
@@ -37,7 +38,10 @@ def leaks(data: bytes) -> list[str]:
 
 def base_image(size: tuple[int, int] = (64, 48), mode: str = "RGB") -> Image.Image:
     """Noise over a gradient: real entropy-coded data, with enough detail to compare pixels."""
-    noise = Image.effect_noise(size, 60).convert("L")
+    # Seeded, so every run builds the same files and a fuzz failure replays exactly.
+    noise = Image.frombytes(
+        "L", size, random.Random(size[0] * size[1]).randbytes(size[0] * size[1])
+    )
     gradient = Image.linear_gradient("L").resize(size)
     image = Image.merge("RGB", (noise, gradient, gradient.transpose(Image.Transpose.ROTATE_180)))
     return image.convert(mode)
@@ -343,6 +347,7 @@ class HeifItem:
     extents: int = 1  # the data split in this many pieces
     method: int | None = None  # a construction method to claim instead of the real one
     data_reference: int = 0
+    claim_at: int | None = None  # an offset in mdat's payload to claim instead of the real one
 
 
 @dataclass
@@ -384,6 +389,8 @@ def build_heif(layout: HeifLayout) -> bytes:
         entries, pos, idat_pos = b"", mdat_at + 8 + len(layout.mdat_gap), 0
         for item in layout.items:
             data_at = idat_pos if item.in_idat else pos
+            if item.claim_at is not None:
+                data_at = mdat_at + 8 + item.claim_at
             piece = -(-len(item.data) // item.extents) if item.data else 0
             extents = [
                 (data_at + i * piece, min(piece, len(item.data) - i * piece))

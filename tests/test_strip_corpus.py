@@ -14,9 +14,9 @@ from pathlib import Path
 
 import exifread
 import pytest
-from corpus import corpus_files, corpus_id, manifest, open_image, require_corpus
 from PIL import ImageOps
 
+from corpus import corpus_files, corpus_id, manifest, open_image, require_corpus
 from proofwatch.metadata import read_metadata
 from proofwatch.strip import MalformedImage, StripError, UnsupportedFormat, strip_bytes
 

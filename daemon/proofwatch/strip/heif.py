@@ -302,6 +302,12 @@ class HeifParser:
         buf = bytearray(data)
 
         drop = _items_to_blank(meta, meta.primary)
+        # Where item data may be blanked: inside one data box (mdat, ...) or inside idat.
+        # Never across a box header or into the index, or the file would change shape.
+        payloads = [(box.body, box.end) for box in top if box.kind not in (b"ftyp", b"meta")]
+        if meta.idat is not None:
+            payloads.append(meta.idat)
+        payloads.sort()
         kept: list[tuple[int, int]] = []
         dropped: dict[int, list[tuple[int, int]]] = {}
         exact = True  # every kept item's bytes are known, so unused mdat bytes can go
@@ -315,6 +321,8 @@ class HeifParser:
                     "the HEIF keeps its metadata in a way that cannot be removed safely "
                     "(stored in another file or built from other items)"
                 )
+            elif not all(_inside(span, payloads) for span in spans):
+                raise MalformedImage("a HEIF metadata item lies outside the data boxes (corrupt)")
             else:
                 dropped[item_id] = spans
         image = _Blanker(buf, kept)
@@ -385,6 +393,12 @@ def _items_to_blank(meta: _Meta, primary: int) -> dict[int, str]:
         else:
             drop[item_id] = "other"
     return drop
+
+
+def _inside(span: tuple[int, int], payloads: list[tuple[int, int]]) -> bool:
+    """True when the span lies within one of the sorted, non-overlapping payloads."""
+    index = bisect.bisect_right(payloads, (span[0], float("inf"))) - 1
+    return index >= 0 and payloads[index][0] <= span[0] and span[1] <= payloads[index][1]
 
 
 def _spans(location: _Location, meta: _Meta, size: int) -> list[tuple[int, int]] | None:
