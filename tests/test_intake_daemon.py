@@ -243,3 +243,41 @@ def test_a_second_daemon_on_the_same_tree_exits_with_a_clear_message(
     assert second.returncode == 2
     assert "already watches" in second.stderr and str(os.getpid()) not in second.stderr
     assert daemon.proc.poll() is None
+
+
+def test_a_request_arriving_just_after_its_photo_is_waited_for(
+    run_daemon: StartDaemon, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.answers = {"control_code": "48213"}
+    body = config_for(fake_ollama).replace('request_wait = "0s"', 'request_wait = "5s"')
+    daemon = run_daemon(config_body=body)  # the shipped rules: control-code needs expect.code
+    photo = drop_photo(daemon.watch, "late.jpg", small_photo(8))
+    time.sleep(1.0)
+    request = {"id": "late-1", "rules": ["control-code"], "expect": {"code": "48213"}}
+    drop_photo(daemon.watch, "late.jpg.request.json", json.dumps(request).encode())
+    verdict = daemon.wait_for_verdict(photo)
+    assert verdict["request_id"] == "late-1" and verdict["status"] == "pass", verdict
+
+
+def test_sigterm_mid_photo_exits_0_and_the_next_start_finishes_it(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.answers = {"device_visible": "yes"}
+    fake_ollama.script.append(Reply(delay=60))  # a model call that will not end in time
+    body = 'stop_timeout = "1s"\n' + config_for(fake_ollama)
+    daemon = start_daemon(tmp_path, config_body=body, rules=PRESENCE_RULES)
+    photo = drop_photo(daemon.watch, "slow.jpg", small_photo(9))
+    deadline = time.monotonic() + 10
+    while not fake_ollama.chat_requests():
+        assert time.monotonic() < deadline, daemon.log()
+        time.sleep(0.05)
+    started = time.monotonic()
+    assert daemon.stop(timeout=60) == 0
+    assert time.monotonic() - started < 15  # bounded by stop_timeout, not the 60 s reply
+    assert not photo.with_name("slow.jpg.verdict.json").exists()
+    fake_ollama.script.clear()
+    again = start_daemon(tmp_path, config_body=body, rules=PRESENCE_RULES, watch=daemon.watch)
+    try:
+        assert again.wait_for_verdict(photo)["status"] == "pass"
+    finally:
+        assert again.stop() == 0

@@ -90,6 +90,11 @@ class Config:
         None, "write verdicts here, mirroring paths, instead of beside each photo"
     )
     engine: str = setting("auto", "auto: Ollama when reachable, else OCR", choices=ENGINES)
+    stop_timeout: float = setting(
+        20.0,
+        "on SIGTERM, how long the photo in hand may finish before it is abandoned",
+        "duration",
+    )
     log_level: str = setting(
         "info", "debug, info, warning or error", choices=("debug", "info", "warning", "error")
     )

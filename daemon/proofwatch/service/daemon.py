@@ -45,7 +45,6 @@ log = logging.getLogger("proofwatch")
 
 TICK = 0.25  # seconds between main-loop turns
 STATUS_EVERY = 2.0
-STOP_GRACE = 20.0  # how long SIGTERM waits for the photo in hand
 STUCK_AFTER = 600.0  # a worker with no progress this long while work waits is stuck
 
 
@@ -332,7 +331,7 @@ class Daemon:
         with contextlib.suppress(Exception):
             self.observer.stop()
         self.queue.close()
-        deadline = time.monotonic() + STOP_GRACE
+        deadline = time.monotonic() + self.config.stop_timeout
         for worker in self._workers:
             worker.join(max(0.0, deadline - time.monotonic()))
         if any(worker.is_alive() for worker in self._workers):
