@@ -289,7 +289,7 @@ def test_example_photos_must_exist_for_check_but_not_for_the_daemon(tmp_path: Pa
     assert load_rules(folder).rules  # the daemon never looks at example photos
     (error,) = check_rules(folder, examples=True).errors
     assert (error.line, error.key, error.message) == (
-        7,
+        8,
         "examples[1].photo",
         "no such photo: gone.jpg",
     )
