@@ -211,3 +211,11 @@ def test_out_of_inotify_watches_falls_back_to_polling(
         assert "polling every 5s instead" in caplog.text
     finally:
         started.stop()
+
+
+def test_the_watchdog_fires_only_when_work_waits_and_nothing_moves() -> None:
+    from proofwatch.service.daemon import is_stalled
+
+    assert not is_stalled(0, last_progress=0.0, now=10_000.0, bound=60.0)  # idle is fine
+    assert not is_stalled(3, last_progress=100.0, now=150.0, bound=60.0)
+    assert is_stalled(1, last_progress=100.0, now=161.0, bound=60.0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -105,8 +107,32 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
         assert "stabilty_delay" in daemon.log()
         photo = drop_photo(daemon.watch, "after.jpg", small_photo(3))
         assert daemon.wait_for_verdict(photo)["status"] == "pass"
+        # `proofwatch status` shows the work done and the failed reload, as text and JSON.
+        deadline = time.monotonic() + 10
+        while True:
+            shown = status_of(daemon.state, "--json")
+            if json.loads(shown.stdout).get("done_by_status") == {"pass": 1}:
+                break
+            assert time.monotonic() < deadline, shown.stdout
+            time.sleep(0.2)
+        status = json.loads(shown.stdout)
+        assert status["pid"] == daemon.proc.pid
+        assert "stabilty_delay" in status["last_errors"][-1]["reason"]
+        text = status_of(daemon.state).stdout
+        assert "1 pass" in text and "running" in text and "stabilty_delay" in text
     finally:
         assert daemon.stop() == 0
+
+
+def status_of(state_dir: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "proofwatch", "status", "--state-dir", str(state_dir), *flags],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+        check=True,
+    )
 
 
 def test_journald_gets_priority_prefixes_and_one_line_per_photo(
@@ -122,9 +148,6 @@ def test_journald_gets_priority_prefixes_and_one_line_per_photo(
     log_path.touch()
     st = log_path.stat()
     env = clean_env(JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
-    import subprocess
-    import sys
-
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "proofwatch", "run", "--config", str(daemon.config)],

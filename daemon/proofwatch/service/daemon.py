@@ -45,7 +45,6 @@ log = logging.getLogger("proofwatch")
 
 TICK = 0.25  # seconds between main-loop turns
 STATUS_EVERY = 2.0
-STUCK_AFTER = 600.0  # a worker with no progress this long while work waits is stuck
 
 
 class Daemon:
@@ -152,6 +151,10 @@ class Daemon:
 
     def _warm_up(self) -> None:
         """Check the model server and load OCR now, not on the first photo."""
+        import imagehash
+        from PIL import Image
+
+        imagehash.phash(Image.new("L", (32, 32)))  # its first call imports scipy (~1 s)
         health = self.engines.check_ollama()
         if self.engines.mode != "ollama" and (health is None or not health.model_ready):
             try:
@@ -222,6 +225,7 @@ class Daemon:
             photo = self.queue.get(timeout=0.5)
             if photo is None:
                 continue
+            self.counters.progress()
             try:
                 if self._is_placeholder(photo):
                     self.stability.track(photo)  # taken once written (or empty too long)
@@ -263,9 +267,16 @@ class Daemon:
     # -- health and status
 
     def _healthy(self) -> bool:
-        waiting = self.queue.pending + self.queue.in_flight
-        stalled = time.monotonic() - self.counters.last_progress > STUCK_AFTER
-        return not (waiting and stalled) and all(w.is_alive() for w in self._workers)
+        """False when the systemd watchdog should fire: a worker died, or work waits and
+        nothing has finished for longer than one photo can legitimately take."""
+        ollama = self.config.ollama
+        bound = ollama.timeout * (ollama.retries + 1) * ollama.votes + ollama.model_wait + 60
+        return not is_stalled(
+            self.queue.pending + self.queue.in_flight,
+            self.counters.last_progress,
+            time.monotonic(),
+            bound,
+        ) and all(worker.is_alive() for worker in self._workers)
 
     def _model_state(self) -> tuple[str, str]:
         if self.engines.mode == "ocr":
@@ -342,6 +353,11 @@ class Daemon:
         if self.state is not None:
             self.state.close()
         log.info("stopped")
+
+
+def is_stalled(waiting: int, last_progress: float, now: float, bound: float) -> bool:
+    """Work is waiting and nothing has finished for `bound` seconds."""
+    return waiting > 0 and now - last_progress > bound
 
 
 class _OverflowAlarm(logging.Handler):

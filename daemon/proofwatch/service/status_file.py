@@ -23,9 +23,13 @@ class Counters:
     last_errors: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10))
     last_progress: float = field(default_factory=time.monotonic)
 
+    def progress(self) -> None:
+        """A worker took or finished a photo: the pipeline is moving."""
+        self.last_progress = time.monotonic()
+
     def count(self, status: str) -> None:
         self.by_status[status] = self.by_status.get(status, 0) + 1
-        self.last_progress = time.monotonic()
+        self.progress()
 
     def problem(self, photo: str, status: str, reason: str) -> None:
         self.last_errors.append(
