@@ -281,3 +281,26 @@ def test_sigterm_mid_photo_exits_0_and_the_next_start_finishes_it(
         assert again.wait_for_verdict(photo)["status"] == "pass"
     finally:
         assert again.stop() == 0
+
+
+def test_verdicts_can_live_in_their_own_folder_mirroring_paths(
+    tmp_path: Path, run_daemon: StartDaemon, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.answers = {"device_visible": "yes"}
+    verdicts = tmp_path / "verdicts"
+    body = f'verdict_dir = "{verdicts}"\n' + config_for(fake_ollama)
+    daemon = run_daemon(config_body=body, rules=PRESENCE_RULES)
+    photo = drop_photo(daemon.watch / "controls" / "2026", "IMG_1.jpg", small_photo(10))
+    target = verdicts / "controls" / "2026" / "IMG_1.jpg.verdict.json"
+    deadline = time.monotonic() + 30
+    while not target.exists():
+        assert time.monotonic() < deadline, daemon.log()
+        time.sleep(0.05)
+    assert json.loads(target.read_text())["photo"] == "controls/2026/IMG_1.jpg"
+    assert not photo.with_name("IMG_1.jpg.verdict.json").exists()
+    assert daemon.stop() == 0
+    # A restart sees the verdict there and does not redo the photo.
+    calls = len(fake_ollama.chat_requests())
+    again = run_daemon(config_body=body, rules=PRESENCE_RULES)
+    again.wait_for_log("start-up scan queued 0 photo(s)")
+    assert len(fake_ollama.chat_requests()) == calls
