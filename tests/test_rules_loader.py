@@ -144,6 +144,7 @@ def test_every_problem_in_a_file_is_reported(tmp_path: Path) -> None:
         ('kind = "duplicate"\nmatch = []\n', 2, "match", "a glob or a list"),
         ('kind = "duplicate"\nundecided = "pass"\n', 2, "undecided", '"review" or "fail"'),
         ('kind = "duplicate"\nname = "Not Reused"\n', 2, "name", "lowercase"),
+        ('kind = "duplicate"\n[examples]\nphoto = "a.jpg"\n', 2, "examples", "a list"),
     ],
 )
 def test_each_error_names_line_and_key(

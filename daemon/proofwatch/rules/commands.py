@@ -345,19 +345,23 @@ def cmd_new(args: argparse.Namespace) -> int:
         where = path if path.exists() else taken[name]
         print(f"proofwatch: {where} already exists; not overwritten", file=sys.stderr)
         return EXIT_PROBLEMS
-    folder.mkdir(parents=True, exist_ok=True)
     text = starter(args.kind, name)
     # Written whole under a temp name, then linked in (never replacing a file): a running
     # daemon never reads half a rule.
     temp = folder / f".{name}.toml.new-{os.getpid()}"
-    temp.write_text(text, encoding="utf-8")
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temp.write_text(text, encoding="utf-8")
         os.link(temp, path)
     except FileExistsError:
         print(f"proofwatch: {path} already exists; not overwritten", file=sys.stderr)
         return EXIT_PROBLEMS
+    except OSError as exc:
+        print(f"proofwatch: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return EXIT_PROBLEMS
     finally:
-        temp.unlink()
+        with contextlib.suppress(OSError):
+            temp.unlink()
     rule, errors, _ = read_rule_file(path)
     for error in errors:  # a starter that does not check would be a bug: say so loudly
         print(error, file=sys.stderr)
@@ -405,7 +409,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if not any(rule.examples for rule in chosen):
         print(f"{folder}: no [[examples]] to run")
         return EXIT_OK
-    config = config.with_overrides(watch=folder.resolve(), rules=folder)
+    config = config.with_overrides(watch=folder.absolute(), rules=folder)
     engines = EngineSet(config)
     try:
         engines.check_ollama()

@@ -91,6 +91,7 @@ class _Lines:
             header = _HEADER.match(line)
             if header:
                 table = tuple(_unquote(p) for p in header.group(2).split("."))
+                self.top.setdefault(table[0], number)  # [examples] where [[examples]] is meant
                 if header.group(1) == "[[" and table == ("examples",):
                     self.examples.append({"": number})
                 elif table == ("examples", "request") and self.examples:
