@@ -438,7 +438,7 @@ def check_rules(folder: Path, examples: bool = False) -> CheckedRules:
     for path in files:
         rule, problems, data = read_rule_file(path)
         digest.update(path.name.encode() + b"\0" + data + b"\0")
-        errors += problems
+        errors += sorted(problems, key=lambda error: error.line or 0)
         if rule is None:
             continue
         line = _Lines(data.decode()).of("name")
