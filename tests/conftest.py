@@ -10,6 +10,7 @@ import pytest
 
 from daemon_process import RunningDaemon, start_daemon
 from ollama_server import FakeOllama
+from schema_check import verdicts_match_the_schema  # noqa: F401  (autouse, session)
 
 
 @pytest.fixture

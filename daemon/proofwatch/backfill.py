@@ -41,13 +41,14 @@ metadata in place and gets NAME.EXT.verdict.json, through the daemon's own code 
 Use it after installing (photos that arrived before the daemon ran), or after changing the
 rules, with --reverify. Photos that already have their verdict are skipped, so an interrupted
 run resumes where it stopped when started again. Ctrl-C stops after the photo in hand (press
-it again to abandon that photo at once; it is redone next time) and prints the summary.
+it again to abandon that photo; it is redone next time) and prints the summary.
 
 It takes the daemon's lock on the folder and refuses to run while the daemon watches it:
 stop the service first (systemctl stop proofwatch), then start it again afterwards. Run it
-with the daemon's config and state directory (as the proofwatch user) so both share the
-history that duplicate rules compare against. Log lines (on stderr) are limited to
-warnings unless --log-level says otherwise.
+as the service user with the daemon's config and state directory, so both share the lock
+and the history that duplicate rules compare against: the service's state directory is
+/var/lib/proofwatch; name it with --state-dir, since another user's default differs.
+Log lines (stderr) show warnings only, unless --log-level says otherwise.
 """
 
 EPILOG = """\
@@ -56,7 +57,8 @@ daemon failed; --reverify retries them); 2 a configuration problem, or the daemo
 130 interrupted (run the same command again to resume).
 
 examples:
-  proofwatch backfill --config /etc/proofwatch/config.toml
+  sudo -u proofwatch proofwatch backfill --config /etc/proofwatch/config.toml \
+      --state-dir /var/lib/proofwatch
   proofwatch backfill /srv/proofwatch/uploads/controls --reverify
 """
 
@@ -288,6 +290,12 @@ def _run(config: Config, folder: Path, args: argparse.Namespace) -> int:
     assert config.watch is not None
     root = config.watch
     rules = load_rules(config.rules)
+    owner = _foreign_owner(config.state_dir)
+    if owner is not None:
+        print(f"proofwatch backfill: {config.state_dir} belongs to {owner}; as root this would "
+              f"leave files there the daemon cannot write. Run it as that user: sudo -u {owner} "
+              "proofwatch backfill ...", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     try:
         lock = take_watch_lock(config.state_dir, root)
     except AlreadyRunning as exc:
@@ -300,6 +308,22 @@ def _run(config: Config, folder: Path, args: argparse.Namespace) -> int:
         return _with_engines(config, rules, folder, args)
     finally:
         os.close(lock)
+
+
+def _foreign_owner(state_dir: Path) -> str | None:
+    """The service user, when root is about to write into that user's state directory."""
+    import pwd
+
+    try:
+        uid = state_dir.stat().st_uid
+    except OSError:
+        return None
+    if os.geteuid() != 0 or uid == 0:
+        return None
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def _with_engines(config: Config, rules: RuleSet, folder: Path, args: argparse.Namespace) -> int:
