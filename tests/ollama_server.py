@@ -1,13 +1,24 @@
 """An Ollama-compatible HTTP server for tests, on 127.0.0.1 and a free port.
 
-Faithful to Ollama's API shapes (chat streaming and not, tags, show, version, errors as
-{"error": "..."} with Ollama's status codes), so the real `ollama` client talks to it.
-Each test scripts the answers and reads back the requests it received.
+Faithful to Ollama's API shapes, so the real `ollama` client talks to it: chat streamed
+(application/x-ndjson, chunked) and not, tags, show (with capabilities), version; errors as
+{"error": "..."} with the status codes and messages Ollama's server uses (server/routes.go,
+server/sched.go): 404 for an unknown model, 400 for a request it refuses, 500 when the runner
+fails, 503 when its queue is full. Inside a stream an error is an {"error": ...} line after
+the 200, as Ollama does; without streaming Ollama buffers the reply, so the error is a 500.
+
+Each test scripts the replies (`script`, `chooser`, `answers`) and reads back the requests it
+received (`requests`, `chat_requests()`, `images()`, `text_sent()`, `peak_in_flight`). It can
+be stopped and started again on the same port to play a server that goes down and comes back.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import io
 import json
+import socket
 import threading
 import time
 from collections import deque
@@ -17,7 +28,23 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from PIL import Image
+
 MODEL = "qwen2.5vl:7b"
+VISION = ["completion", "vision"]
+
+# Ollama's own messages (server/sched.go ErrMaxQueue, server/routes.go, model/model.go).
+BUSY = "server busy, please try again.  maximum pending requests exceeded"
+RUNNER_DIED = "llama runner process has terminated: exit status 2"
+NO_VISION = "this model is missing data required for image input"
+
+
+def no_thinking(model: str) -> str:
+    return f'"{model}" does not support thinking'
+
+
+def chat_not_found(model: str) -> str:
+    return f"model '{model}' not found"
 
 
 @dataclass
@@ -27,9 +54,24 @@ class Reply:
     content: str | dict[str, Any] | None = None  # None: answer from `answers`
     status: int = 200
     error: str | None = None
-    delay: float = 0.0
+    delay: float = 0.0  # seconds before anything is sent
     done_reason: str = "stop"
     drop: bool = False  # close the connection without a reply
+    cut_after: int | None = None  # send this many bytes of the body, then close the connection
+    stall: float = 0.0  # streaming: go silent this long after the first chunk
+    fail_midway: str | None = None  # the runner fails after part of the reply (this message)
+
+    @classmethod
+    def busy(cls) -> Reply:
+        return cls(status=503, error=BUSY)
+
+    @classmethod
+    def runner_died(cls) -> Reply:
+        return cls(status=500, error=RUNNER_DIED)
+
+    @classmethod
+    def refused(cls, message: str = 'invalid options: "num_predikt"') -> Reply:
+        return cls(status=400, error=message)
 
 
 @dataclass
@@ -37,11 +79,13 @@ class Recorded:
     path: str
     body: dict[str, Any]
     raw: bytes
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
 class FakeOllama:
-    models: dict[str, list[str]] = field(default_factory=lambda: {MODEL: ["completion", "vision"]})
+    # Model name -> capabilities, as `ollama show` lists them.
+    models: dict[str, list[str]] = field(default_factory=lambda: {MODEL: list(VISION)})
     # Field name -> value the "model" reads in every photo (text and presence fields).
     answers: dict[str, str] = field(default_factory=dict)
     script: deque[Reply] = field(default_factory=deque)
@@ -52,11 +96,18 @@ class FakeOllama:
     def __post_init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._last_port = 0
+        self.in_flight = 0  # chat requests being answered right now
+        self.peak_in_flight = 0
 
     # -- lifecycle
 
-    def start(self, port: int = 0) -> FakeOllama:
+    def start(self, port: int | None = None) -> FakeOllama:
+        """Listen on `port` (default: the port of the last run, else a free one)."""
         fake = self
+        self._closing.clear()
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -64,40 +115,84 @@ class FakeOllama:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with fake._lock:
+                    fake._connections.discard(self.connection)
+                with contextlib.suppress(OSError):
+                    super().finish()
+
             def do_GET(self) -> None:
-                fake._handle(self, "GET")
+                fake._serve(self, "GET")
 
             def do_POST(self) -> None:
-                fake._handle(self, "POST")
+                fake._serve(self, "POST")
 
             def do_HEAD(self) -> None:
-                fake._handle(self, "HEAD")
+                fake._serve(self, "HEAD")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        chosen = self._last_port if port is None else port
+        self._server = ThreadingHTTPServer(("127.0.0.1", chosen), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._last_port = int(self._server.server_address[1])
+        server = self._server
+        threading.Thread(target=lambda: server.serve_forever(0.05), daemon=True).start()
         return self
 
     def stop(self) -> None:
+        """Go down like a stopped server: no listener, open connections closed."""
+        self._closing.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
 
     @property
     def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.server_address[1])
+        assert self._last_port, "never started"
+        return self._last_port
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    # -- what the tests read back
+
     def chat_requests(self) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if r.path == "/api/chat"]
 
+    def images(self) -> list[Image.Image]:
+        """Every image the chat requests carried, decoded."""
+        out: list[Image.Image] = []
+        for recorded in self.chat_requests():
+            for message in recorded.body.get("messages", []):
+                for data in message.get("images") or []:
+                    image = Image.open(io.BytesIO(base64.b64decode(data)))
+                    image.load()
+                    out.append(image)
+        return out
+
     # -- HTTP
+
+    def _serve(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        try:
+            self._handle(h, method)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            h.close_connection = True  # the client gave up (its timeout): nothing to answer
 
     def _send_json(self, h: BaseHTTPRequestHandler, status: int, body: Any) -> None:
         data = json.dumps(body).encode()
@@ -137,7 +232,14 @@ class FakeOllama:
         elif h.path == "/api/show" and method == "POST":
             self._show(h, body)
         elif h.path == "/api/chat" and method == "POST":
-            self._chat(h, body)
+            with self._lock:
+                self.in_flight += 1
+                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            try:
+                self._chat(h, body, raw)
+            finally:
+                with self._lock:
+                    self.in_flight -= 1
         else:
             h.send_response(404)
             h.send_header("Content-Length", "18")
@@ -199,20 +301,30 @@ class FakeOllama:
             out[key] = self.answers.get(key, default)
         return json.dumps(out)
 
-    def _chat(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
+    def _chat(self, h: BaseHTTPRequestHandler, body: dict[str, Any], raw: bytes) -> None:
         model = body.get("model", "")
+        if not raw:
+            self._error(h, 400, "missing request body")
+            return
         if not model:
             self._error(h, 400, "model is required")
             return
         if model not in self.models:
-            self._error(h, 404, f'model "{model}" not found, try pulling it first')
+            self._error(h, 404, chat_not_found(model))
+            return
+        capabilities = self.models[model]
+        if body.get("think") is True and "thinking" not in capabilities:
+            self._error(h, 400, no_thinking(model))
+            return
+        has_images = any(m.get("images") for m in body.get("messages", []))
+        if has_images and "vision" not in capabilities:
+            self._error(h, 500, NO_VISION)
             return
         reply = self._next_reply(body)
-        if reply.delay:
-            time.sleep(reply.delay)
+        if reply.delay and self._closing.wait(reply.delay):
+            return
         if reply.drop:
-            h.close_connection = True
-            h.connection.shutdown(2)
+            _hang_up(h)
             return
         if reply.status != 200:
             self._error(h, reply.status, reply.error or "server error")
@@ -237,24 +349,62 @@ class FakeOllama:
             "eval_duration": 400_000,
         }
         if body.get("stream", True):
-            h.send_response(200)
-            h.send_header("Content-Type", "application/x-ndjson")
-            h.send_header("Transfer-Encoding", "chunked")
-            h.end_headers()
-            pieces = [content[i : i + 8] for i in range(0, len(content), 8)]
-            for piece in pieces:
-                chunk = {
-                    "model": model,
-                    "created_at": created,
-                    "message": {"role": "assistant", "content": piece},
-                    "done": False,
-                }
-                _write_chunk(h, json.dumps(chunk).encode() + b"\n")
-            _write_chunk(h, json.dumps(final).encode() + b"\n")
-            _write_chunk(h, b"")
-        else:
-            final["message"] = {"role": "assistant", "content": content}
+            self._stream(h, reply, model, created, content, final)
+            return
+        if reply.fail_midway is not None:  # Ollama buffers a non-streamed reply: a 500
+            self._error(h, 500, reply.fail_midway)
+            return
+        final["message"] = {"role": "assistant", "content": content}
+        if reply.cut_after is None:
             self._send_json(h, 200, final)
+            return
+        data = json.dumps(final).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json; charset=utf-8")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data[: reply.cut_after])
+        h.wfile.flush()
+        _hang_up(h)
+
+    def _stream(
+        self,
+        h: BaseHTTPRequestHandler,
+        reply: Reply,
+        model: str,
+        created: str,
+        content: str,
+        final: dict[str, Any],
+    ) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/x-ndjson")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        lines = []
+        for i in range(0, len(content), 8):
+            chunk = {
+                "model": model,
+                "created_at": created,
+                "message": {"role": "assistant", "content": content[i : i + 8]},
+                "done": False,
+            }
+            lines.append(json.dumps(chunk).encode() + b"\n")
+        if reply.fail_midway is not None:
+            lines = lines[: max(1, len(lines) // 2)]
+            lines.append(json.dumps({"error": reply.fail_midway}).encode() + b"\n")
+        else:
+            lines.append(json.dumps(final).encode() + b"\n")
+        sent = 0
+        for number, line in enumerate(lines):
+            if reply.cut_after is not None and sent + len(line) > reply.cut_after:
+                _write_chunk(h, line[: max(0, reply.cut_after - sent)])
+                _hang_up(h)
+                return
+            _write_chunk(h, line)
+            sent += len(line)
+            if number == 0 and reply.stall and self._closing.wait(reply.stall):
+                return
+        _write_chunk(h, b"")
 
 
 def _write_chunk(h: BaseHTTPRequestHandler, data: bytes) -> None:
@@ -262,9 +412,15 @@ def _write_chunk(h: BaseHTTPRequestHandler, data: bytes) -> None:
     h.wfile.flush()
 
 
+def _hang_up(h: BaseHTTPRequestHandler) -> None:
+    h.close_connection = True
+    with contextlib.suppress(OSError):
+        h.connection.shutdown(socket.SHUT_RDWR)
+
+
 def text_sent(recorded: Recorded) -> str:
-    """Everything a chat request sent except the image bytes: prompts, schema, options."""
-    body = json.loads(recorded.raw)
+    """Everything a request sent except the image bytes: prompts, schema, options."""
+    body = json.loads(recorded.raw) if recorded.raw else {}
     for message in body.get("messages", []):
         message.pop("images", None)
     return json.dumps(body)

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 
 from ..config import Config
 from .base import Engine, EngineError, EngineUnavailable, Question, Reading
-from .router import Availability
 
 if TYPE_CHECKING:
+    # router imports the rules, which import engines.base: keep this package light.
     from .ollama import Health, OllamaEngine
+    from .router import Availability
 
 log = logging.getLogger(__name__)
 
@@ -20,20 +21,28 @@ HEALTH_TTL = 30.0  # seconds a health check is trusted before asking the server 
 
 
 class EngineSet:
-    """The engines this daemon runs, and whether Ollama is usable right now."""
+    """The engines this daemon runs, and whether Ollama is usable right now.
+
+    The Ollama state comes from health checks (at start, on reload, every HEALTH_TTL when
+    a photo needs it) and from what the engine sees on each call; a change of state is
+    logged once, not per photo.
+    """
 
     def __init__(self, config: Config, stop: threading.Event | None = None):
         self.mode = config.engine
         self.ollama: OllamaEngine | None = None
+        self._lock = threading.Lock()
+        self._health: Health | None = None
+        self._checked_at = float("-inf")
         if self.mode != "ocr":
             from .ollama import OllamaEngine
 
-            self.ollama = OllamaEngine(config.ollama, stop, wait_when_down=self.mode == "ollama")
+            self.ollama = OllamaEngine(
+                config.ollama, stop, wait_when_down=self.mode == "ollama", on_health=self._record
+            )
         self._ocr_config = config.ocr
         self._ocr: Engine | None = None
         self._ocr_lock = threading.Lock()
-        self._health: Health | None = None
-        self._checked_at = float("-inf")
 
     def ocr(self) -> Engine:
         """The OCR engine, loaded on first use (its model takes a second to load)."""
@@ -46,38 +55,56 @@ class EngineSet:
                 )
             return self._ocr
 
+    def _record(self, health: Health) -> None:
+        """Remember what was seen; log when the state changes (not on every photo)."""
+        with self._lock:
+            previous, self._health = self._health, health
+            self._checked_at = time.monotonic()
+        if previous is not None and (previous.up, previous.model_ready) == (
+            health.up,
+            health.model_ready,
+        ):
+            return
+        assert self.ollama is not None
+        if health.model_ready:
+            log.info("Ollama ready: %s at %s", self.ollama.config.model, self.ollama.config.host)
+        elif health.up:
+            # The server answers but the model cannot be used: the operator must act.
+            log.error("Ollama model not usable: %s", health.problem)
+        else:
+            log.warning("Ollama not usable: %s", health.problem)
+
     def check_ollama(self) -> Health | None:
         """Ask the server now; logs a clear line when the state changes."""
         if self.ollama is None:
             return None
-        health = self.ollama.health()
-        previous, self._health = self._health, health
-        self._checked_at = time.monotonic()
-        if previous is None or previous != health:
-            if health.model_ready:
-                log.info(
-                    "Ollama ready: %s at %s", self.ollama.config.model, self.ollama.config.host
-                )
-            else:
-                log.warning("Ollama not usable: %s", health.problem)
-        return health
+        return self.ollama.health()  # recorded through _record
 
     def ollama_problem(self) -> str | None:
-        return None if self._health is None else self._health.problem
+        with self._lock:
+            return None if self._health is None else self._health.problem
 
     def mark_ollama_down(self, reason: str) -> None:
         from .ollama import Health
 
-        self._health = Health(False, False, reason)
-        self._checked_at = time.monotonic()
+        if self.ollama is not None:
+            self._record(Health(False, False, reason))
 
     def availability(self) -> Availability:
-        ready = False
+        ready, problem = False, None
         if self.ollama is not None:
-            if time.monotonic() - self._checked_at > HEALTH_TTL:
+            with self._lock:
+                stale = time.monotonic() - self._checked_at > HEALTH_TTL
+            if stale:
                 self.check_ollama()
-            ready = self._health is not None and self._health.model_ready
-        return Availability(self.mode, ready, ocr_installed=self.mode != "ollama")
+            with self._lock:
+                health = self._health
+            ready = health is not None and health.model_ready
+            problem = None if health is None else health.problem
+        from .router import Availability
+
+        return Availability(self.mode, ready, ocr_installed=self.mode != "ollama",
+                            ollama_problem=problem)  # fmt: skip
 
     def engine(self, name: str) -> Engine:
         if name == "ollama":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 
 from PIL import Image, ImageOps
@@ -30,13 +31,24 @@ def open_checked(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
+def draft_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The size to ask JPEG draft mode for: the target box with the photo's own shape.
+
+    Draft mode picks the largest 1/2, 1/4 or 1/8 scale that stays at least this size on
+    both sides; asking for a square box would keep a 4:3 photo at full size.
+    """
+    width, height = size
+    scale = min(1.0, max_side / max(width, height, 1))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
 def prepare(data: bytes, max_side: int, max_pixels: int) -> Image.Image:
     """Decode `data` upright and no larger than `max_side` on its longest side."""
     image = open_checked(data, max_pixels)
     try:
         # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale: a 12 MP photo never becomes 12 MP.
         if image.format == "JPEG":
-            image.draft("RGB", (max_side, max_side))
+            image.draft("RGB", draft_size(image.size, max_side))
         upright = ImageOps.exif_transpose(image)
         upright = upright.convert("RGB")
         upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
@@ -45,7 +57,18 @@ def prepare(data: bytes, max_side: int, max_pixels: int) -> Image.Image:
     return upright
 
 
+def fit(image: Image.Image, max_side: int) -> Image.Image:
+    """`image` itself when no side exceeds `max_side`, else a sized-down copy."""
+    if max(image.size) <= max_side:
+        return image
+    copy = image.copy()
+    copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return copy
+
+
 def encode_jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    """A plain JPEG of `image`: no Exif, no ICC profile, nothing but pixels."""
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=quality)
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    rgb.save(out, format="JPEG", quality=quality)
     return out.getvalue()

@@ -50,7 +50,10 @@ def prompt(questions: Sequence[Question]) -> str:
 def parse_reply(
     content: str, done_reason: str | None, questions: Sequence[Question], engine: str
 ) -> dict[str, Reading]:
-    """Readings from one reply: anything cut off, not JSON or off-schema is a problem."""
+    """Readings from one reply: anything cut off, not JSON or off-schema is a problem.
+
+    A problem is never a reading: the rule that asked becomes `review`, never `pass`.
+    """
 
     def all_problem(problem: str) -> dict[str, Reading]:
         return {q.key: Reading(engine, (), problem) for q in questions}
@@ -67,26 +70,55 @@ def parse_reply(
     for question in questions:
         value = answer.get(question.key)
         if not isinstance(value, str):
+            what = "has no" if value is None else "has no text as"
             readings[question.key] = Reading(
-                engine, (), f"the model's reply has no text for {question.key}"
+                engine, (), f"the model's reply {what} answer for {question.key}"
             )
-        elif question.kind == "presence" and value.strip().lower() not in PRESENCE_ANSWERS:
-            readings[question.key] = Reading(
-                engine, (), f"the model answered {value[:40]!r}, not yes/no/unsure"
-            )
-        else:
-            readings[question.key] = Reading(engine, (value.strip(),) if value.strip() else ())
+            continue
+        value = value.strip()
+        if question.kind == "presence":
+            value = value.lower()
+            if value not in PRESENCE_ANSWERS:
+                readings[question.key] = Reading(
+                    engine, (), f"the model answered {value[:40]!r}, not yes/no/unsure"
+                )
+                continue
+        readings[question.key] = Reading(engine, (value,) if value else ())
     return readings
 
 
-def majority(votes: Sequence[Reading], engine: str) -> Reading:
-    """The answer more than half of the votes gave; without one, a problem (so: review)."""
-    if len(votes) == 1:
+def _tally(votes: Sequence[Reading]) -> Counter[tuple[str, ...] | None]:
+    """Answers counted; every problem counts as None, which never wins."""
+    return Counter(vote.values if not vote.problem else None for vote in votes)
+
+
+def settled(votes: Sequence[Reading], total: int) -> bool:
+    """Whether the votes so far already decide the majority of `total`, whatever comes next."""
+    counted = _tally(votes)
+    counted.pop(None, None)
+    best = max(counted.values(), default=0)
+    return best * 2 > total or (total - len(votes)) + best <= total // 2
+
+
+def majority(votes: Sequence[Reading], engine: str, total: int | None = None) -> Reading:
+    """The answer more than half of `total` votes gave; without one, a problem (so: review).
+
+    `total` is the number of votes asked for (default: as many as given); votes not taken
+    because the majority was already settled count as not given.
+    """
+    total = len(votes) if total is None else total
+    if len(votes) == 1 and total == 1:
         return votes[0]
-    counted = Counter(vote.values if not vote.problem else None for vote in votes)
-    winner, count = counted.most_common(1)[0]
-    if winner is not None and count * 2 > len(votes):
+    winner, count = max(
+        ((answer, n) for answer, n in _tally(votes).items() if answer is not None),
+        key=lambda item: item[1],
+        default=(None, 0),
+    )
+    if winner is not None and count * 2 > total:
         return Reading(engine, winner)
+    problems = [vote.problem for vote in votes if vote.problem]
+    if len(problems) == len(votes):
+        return Reading(engine, (), f"{problems[0]} (in each of {len(votes)} answers)")
     seen = ", ".join(
         "/".join(vote.values) or "nothing" if not vote.problem else "no answer" for vote in votes
     )

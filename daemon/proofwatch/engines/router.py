@@ -15,10 +15,17 @@ class Availability:
     mode: str  # the daemon's engine setting: auto | ollama | ocr
     ollama_ready: bool  # last health check found the server and a vision model
     ocr_installed: bool
+    ollama_problem: str | None = None  # why it is not ready, when known
 
 
 def choose(rule: Rule, available: Availability) -> tuple[tuple[str, ...], str | None]:
-    """The engines for one model rule, or none and the reason a person reads."""
+    """The engines for one model rule, or none and the reason a person reads.
+
+    engine = "auto": Ollama when it is ready (always in the daemon's "ollama" mode, where
+    photos wait for it), else OCR for text rules; presence rules need a vision model.
+    """
+    if rule.kind == "presence" and rule.engine in (OCR, "both"):
+        return (), "OCR cannot judge presence: the rule needs a vision model (engine = ollama)"
     allowed = set()
     if available.mode != OCR:
         allowed.add(OLLAMA)
@@ -31,7 +38,12 @@ def choose(rule: Rule, available: Availability) -> tuple[tuple[str, ...], str | 
         if rule.kind == "text" and OCR in allowed:
             return (OCR,), None
         if rule.kind == "presence":
-            return (), "no vision model is available (Ollama not reachable or not configured)"
+            why = (
+                (available.ollama_problem or "Ollama is not reachable")
+                if OLLAMA in allowed
+                else 'the daemon runs OCR only (engine = "ocr")'
+            )
+            return (), f"no vision model is available to judge this: {why}"
         return (), "no engine is available for this rule"
     wanted = (OLLAMA, OCR) if rule.engine == "both" else (rule.engine,)
     missing = [name for name in wanted if name not in allowed]
