@@ -362,11 +362,11 @@ def _items_to_blank(meta: _Meta, primary: int) -> dict[int, str]:
     """Item id -> category, for every item that is not image data the primary needs."""
     needed = {primary}
     inputs: dict[int, list[int]] = {}
-    for kind in (b"dimg", b"auxl", b"thmb", b"base"):
+    for kind in (b"dimg", b"base", b"iloc", b"auxl", b"thmb"):
         for source, targets in meta.refs.get(kind, []):
-            # dimg/base point from a derived image to its inputs; auxl/thmb from a helper
-            # image to its master, so keep the helper when the master is kept.
-            if kind in (b"dimg", b"base"):
+            # dimg/base/iloc point from an image to the items it is built from; auxl/thmb
+            # from a helper image to its master, so keep the helper when the master is kept.
+            if kind in (b"dimg", b"base", b"iloc"):
                 inputs.setdefault(source, []).extend(targets)
             else:
                 for target in targets:

@@ -28,9 +28,9 @@ _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 _DECODING = frozenset({*range(0xC0, 0xD0), 0xDB, 0xDC, 0xDD, 0xDE, 0xDF})
 # Of those, the ones that start a frame (scan data before any of them is corrupt).
 _FRAME = frozenset({*range(0xC0, 0xD0), 0xDE}) - {0xC4, 0xC8, 0xCC}
-# The end of entropy-coded data: 0xFF (plus fill bytes) followed by anything but stuffing (00)
-# or RSTn. The fill bytes are left out of the scan copy.
-_SCAN_END = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+# The end of entropy-coded data: a 0xFF followed by anything but stuffing (00), RSTn or a
+# fill byte. (A lookahead with one literal byte first is the pattern `re` searches fastest.)
+_SCAN_END = re.compile(rb"\xff(?=[^\x00\xd0-\xd7\xff])")
 
 _XMP_PREFIXES = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
 _JFIF_LENGTH = 14  # "JFIF\0", version, units, densities, thumbnail width and height
@@ -116,8 +116,10 @@ class JpegParser:
                 match = _SCAN_END.search(data, pos)
                 if match is None:
                     raise MalformedImage("the JPEG image data is cut off (truncated)")
-                pos = match.start()
-                body.append(view[start:pos])
+                pos = scan_end = match.start()
+                while scan_end > end and data[scan_end - 1] == 0xFF:  # fill bytes: not copied
+                    scan_end -= 1
+                body.append(view[start:scan_end])
                 saw_scan = True
             elif marker in _DECODING:
                 saw_frame = saw_frame or marker in _FRAME
