@@ -160,15 +160,18 @@ def test_hot_reload_a_broken_edit_and_sighup(
     assert f"{code_rule}:{line}: tolerence: unknown key for a text rule" in daemon.log()
     assert verdict("c.jpg")["rules_digest"] == second
 
-    # A fix the folder watch cannot see (same modification time): SIGHUP reloads it.
+    # A fix the folder watch cannot see (same name, size and modification time): SIGHUP
+    # reloads it.
     stamp = code_rule.stat()
-    code_rule.write_text(good)
+    assert len(edited) == len(broken)
+    code_rule.write_text(edited)
     os.utime(code_rule, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
     time.sleep(1.0)  # four polls of the rules folder
-    assert f"(digest {start})" not in daemon.log().split("reload failed")[-1]
+    after_failure = daemon.log().split("reload failed")[-1]
+    assert f"(digest {second})" not in after_failure
     daemon.signal(signal.SIGHUP)
     deadline = time.monotonic() + 10
-    while f"(digest {start})" not in daemon.log().split("reload failed")[-1]:
+    while f"(digest {second})" not in daemon.log().split("reload failed")[-1]:
         assert time.monotonic() < deadline, daemon.log()
         time.sleep(0.05)
-    assert verdict("d.jpg")["rules_digest"] == start
+    assert verdict("d.jpg")["rules_digest"] == second

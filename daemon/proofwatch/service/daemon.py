@@ -65,7 +65,7 @@ class Daemon:
         self._rescan_requested = threading.Event()
         self._lock_fd: int | None = None
         self._workers: list[threading.Thread] = []
-        self._rules_mtime = 0.0
+        self._rules_signature: tuple[tuple[str, int, int], ...] = ()
         self.engines = EngineSet(config, self.stop)
         self.state: StateStore | None = None
         self.pipeline: Pipeline | None = None
@@ -82,7 +82,7 @@ class Daemon:
 
     def _load_rules(self) -> RuleSet:
         rules = load_rules(self.config.rules)
-        self._rules_mtime = _folder_mtime(self.config.rules)
+        self._rules_signature = _folder_signature(self.config.rules)
         log.info(
             "loaded %d rule(s) from %s (digest %s)",
             len(rules.rules),
@@ -163,7 +163,7 @@ class Daemon:
                 log.error("the OCR engine cannot be loaded: %s", exc)
 
     def _rules_changed(self) -> bool:
-        return _folder_mtime(self.config.rules) != self._rules_mtime
+        return _folder_signature(self.config.rules) != self._rules_signature
 
     def _reload(self) -> None:
         self.notifier.reloading()
@@ -175,7 +175,7 @@ class Daemon:
             assert self.pipeline is not None
             self.pipeline.rules = self._load_rules()
         except (SourceError, OSError, ValueError) as exc:
-            self._rules_mtime = _folder_mtime(self.config.rules)  # do not retry every tick
+            self._rules_signature = _folder_signature(self.config.rules)  # do not retry every tick
             log.error("reload failed, keeping the previous configuration and rules: %s", exc)
             self.counters.problem("(reload)", "error", str(exc))
         self.notifier.ready()
@@ -381,11 +381,12 @@ class _OverflowAlarm(logging.Handler):
             logger.addHandler(cls(rescan))
 
 
-def _folder_mtime(folder: Path) -> float:
-    """Changes when a rule file is added, removed, renamed or edited."""
+def _folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Changes when a rule file is added, removed, renamed or edited. The size is in it so
+    that an edit read half-written and finished within one mtime tick is still seen."""
     try:
-        stamps = [folder.stat().st_mtime_ns]
-        stamps += [p.stat().st_mtime_ns for p in folder.glob("*.toml")]
+        return tuple(
+            sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.toml"))
+        )
     except OSError:
-        return -1.0
-    return float(sum(stamps) + len(stamps))
+        return ()
