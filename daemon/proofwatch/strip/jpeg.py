@@ -31,6 +31,7 @@ _FRAME = frozenset({*range(0xC0, 0xD0), 0xDE}) - {0xC4, 0xC8, 0xCC}
 # The end of entropy-coded data: a 0xFF followed by anything but stuffing (00), RSTn or a
 # fill byte. (A lookahead with one literal byte first is the pattern `re` searches fastest.)
 _SCAN_END = re.compile(rb"\xff(?=[^\x00\xd0-\xd7\xff])")
+_FILL = re.compile(rb"\xff+")  # a marker's 0xFF and any fill bytes before it
 
 _XMP_PREFIXES = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
 _JFIF_LENGTH = 14  # "JFIF\0", version, units, densities, thumbnail width and height
@@ -83,10 +84,10 @@ class JpegParser:
         while True:
             if pos >= size:
                 raise MalformedImage("the JPEG ends before its end-of-image marker (truncated)")
-            if data[pos] != 0xFF:
+            fill = _FILL.match(data, pos)
+            if fill is None:
                 raise MalformedImage(f"the JPEG has garbage where a marker should be (byte {pos})")
-            while pos < size and data[pos] == 0xFF:  # fill bytes
-                pos += 1
+            pos = fill.end()
             if pos >= size:
                 raise MalformedImage("the JPEG ends inside a marker (truncated)")
             start = pos - 1  # the 0xFF right before the marker: fill bytes are not copied
