@@ -169,10 +169,14 @@ def missing_model(config: OllamaConfig, error: str = "") -> str:
 
 @dataclass(frozen=True)
 class Backoff:
-    """Delays between attempts: base * 2**(n-1), capped, with +-jitter."""
+    """Delays between attempts: base * 2**(n-1), capped, with +-jitter.
+
+    The cap is also how often a waiting photo probes a down server: a server that comes
+    back is noticed within about 5 s.
+    """
 
     base: float = 0.5
-    cap: float = 15.0
+    cap: float = 5.0
     jitter: float = 0.2
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
