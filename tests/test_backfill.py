@@ -192,7 +192,7 @@ def test_reverify_after_a_rule_change_rewrites_the_verdicts(
     assert main(setup.args("--reverify")) == 0
     out = capsys.readouterr().out
     # The rejected photo never reached the rules: a rule change cannot change its verdict.
-    assert "5 photo(s), 1 current, 4 to process" in out
+    assert "5 photo(s), 1 up to date, 4 to process" in out
     assert "4 verdict(s) written" in out
     for name in ("a", "b", "c", "d"):
         after = verdict(mixed[name])
@@ -205,10 +205,10 @@ def test_reverify_after_a_rule_change_rewrites_the_verdicts(
     assert verdict(mixed["junk"]) == before["junk"]
 
     assert main(setup.args("--reverify")) == 0  # resumable: nothing left to redo
-    assert "5 photo(s), 5 current, 0 to process" in capsys.readouterr().out
+    assert "5 photo(s), 5 up to date, 0 to process" in capsys.readouterr().out
 
     assert main(setup.args("--reverify", "--all")) == 0
-    assert "5 photo(s), 0 current, 5 to process" in capsys.readouterr().out
+    assert "5 photo(s), 0 up to date, 5 to process" in capsys.readouterr().out
 
 
 def test_reverify_retries_error_verdicts(

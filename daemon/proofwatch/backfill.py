@@ -381,7 +381,7 @@ def _process(
 
     out = sys.stdout
     found = len(plan.todo) + plan.done + plan.settling
-    kept = "current" if args.reverify else "already verified"
+    kept = "up to date" if args.reverify else "already verified"
     print(f"backfill {folder}: {found} photo(s), {plan.done} {kept}, {len(plan.todo)} to "
           f"process\nrules: {len(pipeline.rules.rules)} from {pipeline.config.rules} (digest "
           f"{pipeline.rules.digest}); model: {engine_line}", file=out, flush=True)  # fmt: skip
@@ -447,7 +447,8 @@ def _summary(
     lines = [f"{head} in {seconds:.1f} s: {processed} verdict(s) written{pace}: {counts}"]
     if plan.done:
         why = (
-            "verdict decided by the current rules (--all redoes them)"
+            "verdict stands (decided by these rules, or rejected before any rule ran; "
+            "--all redoes them)"
             if args.reverify
             else "already verified (--reverify re-runs changed rules)"
         )
