@@ -15,9 +15,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planted import planted_heif, planted_jpeg, planted_png, planted_webp
-from proofwatch.strip import PARSERS, StripError, strip_bytes
-from proofwatch.strip.base import FormatParser
+from planted import (
+    HeifItem,
+    HeifLayout,
+    base_image,
+    box,
+    build_heif,
+    encode,
+    heif_boxes,
+    join_png,
+    join_webp,
+    plain_heif,
+    planted_heif,
+    planted_jpeg,
+    planted_png,
+    planted_webp,
+    png_chunks,
+    webp_chunks,
+)
+from proofwatch.strip import PARSERS, MalformedImage, StripError, strip_bytes
+from proofwatch.strip.base import MAX_PARTS, FormatParser
 
 PARSER = {parser.name: parser for parser in PARSERS}
 
@@ -119,3 +136,27 @@ def test_strip_bytes_turns_a_missed_bounds_check_into_a_rejection(
     monkeypatch.setattr(type(PARSER["png"]), "strip", broken)
     with pytest.raises(StripError, match="could not be parsed"):
         strip_bytes(seeds("png")[0])
+
+
+def _too_many_parts(fmt: str) -> bytes:
+    many = MAX_PARTS + 10
+    if fmt == "jpeg":
+        plain = encode(base_image(), "JPEG")
+        return plain[:2] + b"\xff\xd0" * many + plain[2:]  # stray restart markers
+    if fmt == "png":
+        chunks = png_chunks(encode(base_image(), "PNG"))
+        return join_png([chunks[0], *[(b"tEXt", b"")] * many, *chunks[1:]])
+    if fmt == "webp":
+        return join_webp([*webp_chunks(encode(base_image(), "WEBP")), *[(b"ABCD", b"")] * many])
+    coded = dict(heif_boxes(plain_heif()))[b"mdat"]
+    layout = HeifLayout([HeifItem(1, b"hvc1", coded)], extra_meta=box(b"free", b"") * many)
+    return build_heif(layout)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "heif"])
+def test_absurd_numbers_of_parts_are_refused_quickly(fmt: str) -> None:
+    data = _too_many_parts(fmt)
+    started = time.monotonic()
+    with pytest.raises(MalformedImage, match="absurd number of parts"):
+        PARSER[fmt].strip(data, 1)
+    assert time.monotonic() - started < 5

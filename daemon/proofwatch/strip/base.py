@@ -68,6 +68,24 @@ class FormatParser(Protocol):
         ...
 
 
+# Far more parts (segments, chunks, boxes, items, extents) than any camera, phone or browser
+# writes. A file with more is hostile or broken; refusing it bounds every parser's work.
+MAX_PARTS = 50_000
+
+
+class PartBudget:
+    """Counts the parts of one file as a parser meets them; MalformedImage past MAX_PARTS."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.left = MAX_PARTS
+
+    def take(self, count: int = 1) -> None:
+        self.left -= count
+        if self.left < 0:
+            raise MalformedImage(f"the {self.what} has an absurd number of parts (corrupt)")
+
+
 def checked_end(start: int, length: int, limit: int, what: str) -> int:
     """End of a `length`-byte structure at `start`; MalformedImage when it passes `limit`."""
     end = start + length

@@ -25,7 +25,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
-from .base import MalformedImage, StripError, StripResult, UnsupportedFormat, checked_end
+from .base import (
+    MalformedImage,
+    PartBudget,
+    StripError,
+    StripResult,
+    UnsupportedFormat,
+    checked_end,
+)
 from .orientation import EMPTY_TIFF
 
 _BRANDS = frozenset(
@@ -45,7 +52,6 @@ _META_CHILDREN = frozenset(
 _FREE = frozenset({b"free", b"skip"})
 # An Exif item is a 4-byte offset to the TIFF header, then the TIFF structure.
 _EMPTY_EXIF = b"\x00\x00\x00\x00" + EMPTY_TIFF
-_MAX_EXTENTS = 1 << 16  # far more than any camera writes; bounds work on hostile iloc boxes
 
 
 class _Box(NamedTuple):
@@ -55,9 +61,10 @@ class _Box(NamedTuple):
     end: int
 
 
-def _boxes(data: memoryview, start: int, end: int) -> Iterator[_Box]:
+def _boxes(data: memoryview, start: int, end: int, budget: PartBudget) -> Iterator[_Box]:
     pos = start
     while pos < end:
+        budget.take()
         if pos + 8 > end:
             raise MalformedImage("the HEIF ends inside a box header (truncated)")
         size, kind = struct.unpack_from(">I4s", data, pos)
@@ -107,6 +114,7 @@ class _Location(NamedTuple):
 
 @dataclass
 class _Meta:
+    budget: PartBudget
     primary: int = -1  # set from pitm
     types: dict[int, bytes] = field(default_factory=dict)
     content_types: dict[int, bytes] = field(default_factory=dict)
@@ -128,7 +136,7 @@ def _full_box(data: memoryview, box: _Box) -> tuple[int, _Reader]:
 def _parse_iinf(data: memoryview, box: _Box, meta: _Meta) -> None:
     version, reader = _full_box(data, box)
     reader.uint(2 if version == 0 else 4)  # entry count: the boxes themselves are authoritative
-    for entry in _boxes(data, reader.pos, box.end):
+    for entry in _boxes(data, reader.pos, box.end, meta.budget):
         if entry.kind != b"infe":
             continue
         version, infe = _full_box(data, entry)
@@ -160,16 +168,14 @@ def _parse_iloc(data: memoryview, box: _Box, meta: _Meta) -> None:
     base_size, index_size = sizes >> 4, (sizes & 15 if version else 0)
     if not {offset_size, length_size, base_size, index_size} <= {0, 4, 8}:
         raise MalformedImage("the HEIF item locations have invalid field sizes (corrupt)")
-    total = 0
     for _ in range(reader.uint(2 if version < 2 else 4)):
+        meta.budget.take()
         item_id = reader.uint(2 if version < 2 else 4)
         method = reader.uint(2) & 15 if version else 0
         data_reference = reader.uint(2)
         base = reader.uint(base_size)
         count = reader.uint(2)
-        total += count
-        if total > _MAX_EXTENTS:
-            raise MalformedImage("the HEIF has an absurd number of item extents")
+        meta.budget.take(count)
         extents = []
         for _ in range(count):
             reader.uint(index_size)
@@ -183,27 +189,29 @@ def _parse_iloc(data: memoryview, box: _Box, meta: _Meta) -> None:
 def _parse_iref(data: memoryview, box: _Box, meta: _Meta) -> None:
     version, reader = _full_box(data, box)
     width = 2 if version == 0 else 4
-    for ref in _boxes(data, reader.pos, box.end):
+    for ref in _boxes(data, reader.pos, box.end, meta.budget):
         fields = _Reader(data, ref.body, ref.end)
         source = fields.uint(width)
-        targets = tuple(fields.uint(width) for _ in range(fields.uint(2)))
+        count = fields.uint(2)
+        meta.budget.take(count)
+        targets = tuple(fields.uint(width) for _ in range(count))
         meta.refs.setdefault(ref.kind, []).append((source, targets))
 
 
 def _parse_iprp(data: memoryview, box: _Box, meta: _Meta) -> None:
-    for child in _boxes(data, box.body, box.end):
+    for child in _boxes(data, box.body, box.end, meta.budget):
         if child.kind != b"ipco":
             continue
-        for prop in _boxes(data, child.body, child.end):
+        for prop in _boxes(data, child.body, child.end, meta.budget):
             if prop.kind == b"udes":  # user description: language, name, description, tags
                 meta.blank.append((prop.body + 4, prop.end, "other"))
 
 
-def _parse_meta(data: memoryview, box: _Box) -> _Meta:
-    meta = _Meta()
+def _parse_meta(data: memoryview, box: _Box, budget: PartBudget) -> _Meta:
+    meta = _Meta(budget)
     _version, reader = _full_box(data, box)
     seen: set[bytes] = set()
-    for child in _boxes(data, reader.pos, box.end):
+    for child in _boxes(data, reader.pos, box.end, budget):
         if child.kind in seen and child.kind in (b"iinf", b"iloc", b"pitm", b"iref", b"idat"):
             raise MalformedImage(f"the HEIF has two {child.kind.decode()} boxes (corrupt)")
         seen.add(child.kind)
@@ -289,7 +297,8 @@ class HeifParser:
 
     def strip(self, data: bytes, orientation: int) -> StripResult:
         view = memoryview(data)
-        top = list(_boxes(view, 0, len(data)))
+        budget = PartBudget("HEIF")
+        top = list(_boxes(view, 0, len(data), budget))
         if not top or top[0].kind != b"ftyp":
             raise MalformedImage("the HEIF does not start with its ftyp box")
         if any(box.kind in (b"moov", b"moof") for box in top):
@@ -297,7 +306,7 @@ class HeifParser:
         metas = [box for box in top if box.kind == b"meta"]
         if len(metas) != 1:
             raise MalformedImage("the HEIF does not have exactly one meta box")
-        meta = _parse_meta(view, metas[0])
+        meta = _parse_meta(view, metas[0], budget)
         removed: list[str] = []
         buf = bytearray(data)
 

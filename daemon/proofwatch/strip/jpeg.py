@@ -13,7 +13,7 @@ import re
 import struct
 from typing import ClassVar
 
-from .base import MalformedImage, StripResult, checked_end
+from .base import MalformedImage, PartBudget, StripResult, checked_end
 from .orientation import EXIF_HEADER, is_orientation_only, orientation_tiff
 
 SOI = b"\xff\xd8"
@@ -81,7 +81,9 @@ class JpegParser:
         size = len(data)
         pos = 2
         saw_frame = saw_scan = False
+        budget = PartBudget("JPEG")
         while True:
+            budget.take()
             if pos >= size:
                 raise MalformedImage("the JPEG ends before its end-of-image marker (truncated)")
             fill = _FILL.match(data, pos)

@@ -12,7 +12,7 @@ import struct
 import zlib
 from typing import ClassVar
 
-from .base import MalformedImage, StripResult, checked_end
+from .base import MalformedImage, PartBudget, StripResult, checked_end
 from .orientation import is_orientation_only, orientation_tiff
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -78,7 +78,9 @@ class PngParser:
         kept: list[bytes | memoryview] = []
         pos = len(SIGNATURE)
         saw_idat = False
+        budget = PartBudget("PNG")
         while True:
+            budget.take()
             if pos + 12 > size:
                 raise MalformedImage("the PNG ends before its IEND chunk (truncated)")
             length, kind = struct.unpack_from(">I4s", data, pos)

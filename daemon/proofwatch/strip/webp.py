@@ -15,7 +15,7 @@ import struct
 from collections.abc import Iterator
 from typing import ClassVar
 
-from .base import MalformedImage, StripResult, checked_end
+from .base import MalformedImage, PartBudget, StripResult, checked_end
 from .orientation import EXIF_HEADER, is_orientation_only, orientation_tiff
 
 # VP8X flag bits (spec: |Rsv|I|L|E|X|A|R|).
@@ -27,10 +27,13 @@ _CATEGORY = {b"EXIF": "exif", b"XMP ": "xmp"}
 _ANMF_HEADER = 16  # X, Y, width, height (24 bits each), duration (24), flags (8)
 
 
-def _chunks(data: memoryview, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+def _chunks(
+    data: memoryview, start: int, end: int, budget: PartBudget
+) -> Iterator[tuple[bytes, int, int]]:
     """(FourCC, payload start, payload end) for each chunk in data[start:end]."""
     pos = start
     while pos < end:
+        budget.take()
         if pos + 8 > end:
             raise MalformedImage("the WebP ends inside a chunk header (truncated)")
         kind = bytes(data[pos : pos + 4])
@@ -81,7 +84,8 @@ class WebpParser:
         kept: list[bytes | memoryview] = []
         vp8x: memoryview | None = None
         bitstream: tuple[bytes, memoryview] | None = None
-        for index, (kind, start, end) in enumerate(_chunks(view, 12, riff_end)):
+        budget = PartBudget("WebP")
+        for index, (kind, start, end) in enumerate(_chunks(view, 12, riff_end, budget)):
             payload = view[start:end]
             if kind == b"VP8X" and index == 0:
                 if len(payload) < 10:
@@ -92,7 +96,7 @@ class WebpParser:
                 removed.append(_CATEGORY.get(kind, "other"))
             elif kind in (_KEEP_TOP if vp8x is not None else _BITSTREAMS):
                 if kind == b"ANMF":
-                    kept.append(self._frame(view, start, end, removed))
+                    kept.append(self._frame(view, start, end, removed, budget))
                 else:
                     kept.append(_chunk(kind, payload))
                 if kind in _BITSTREAMS and bitstream is None:
@@ -126,12 +130,14 @@ class WebpParser:
         return StripResult(out, self.name, tuple(dict.fromkeys(removed)))
 
     @staticmethod
-    def _frame(view: memoryview, start: int, end: int, removed: list[str]) -> bytes:
+    def _frame(
+        view: memoryview, start: int, end: int, removed: list[str], budget: PartBudget
+    ) -> bytes:
         """An ANMF chunk with only its image sub-chunks left."""
         if end - start < _ANMF_HEADER:
             raise MalformedImage("a WebP animation frame is too short")
         parts: list[bytes | memoryview] = [view[start : start + _ANMF_HEADER]]
-        for kind, sub_start, sub_end in _chunks(view, start + _ANMF_HEADER, end):
+        for kind, sub_start, sub_end in _chunks(view, start + _ANMF_HEADER, end, budget):
             if kind in _KEEP_FRAME:
                 parts.append(_chunk(kind, view[sub_start:sub_end]))
             else:
