@@ -1,8 +1,8 @@
 """A minimal Exif block that holds Orientation and nothing else, shared by every format.
 
-JPEG carries it in APP1 after the "Exif\\0\\0" header; PNG eXIf and WebP EXIF carry the bare
-TIFF structure (WebP with the header, see webp.py). HEIF needs none: its orientation lives in
-the irot/imir properties.
+JPEG's APP1 and WebP's EXIF chunk carry it after the "Exif\\0\\0" header (see webp.py for
+why), PNG's eXIf as the bare TIFF structure. HEIF needs none: its orientation lives in the
+irot/imir properties, and its Exif item is left as an empty TIFF structure (EMPTY_TIFF).
 """
 
 from __future__ import annotations
