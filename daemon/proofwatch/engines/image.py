@@ -50,8 +50,11 @@ def prepare(data: bytes, max_side: int, max_pixels: int) -> Image.Image:
         if image.format == "JPEG":
             image.draft("RGB", draft_size(image.size, max_side))
         upright = ImageOps.exif_transpose(image)
-        upright = upright.convert("RGB")
-        upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        if upright.mode != "RGB":
+            upright = upright.convert("RGB")
+        # Draft mode leaves less than 2x to go, where bicubic is as good as Lanczos and
+        # faster; a larger step is first reduced by whole factors (reducing_gap).
+        upright.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
     except Exception as exc:
         raise ImageRejected(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from exc
     return upright
@@ -62,7 +65,7 @@ def fit(image: Image.Image, max_side: int) -> Image.Image:
     if max(image.size) <= max_side:
         return image
     copy = image.copy()
-    copy.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    copy.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
     return copy
 
 
