@@ -308,3 +308,19 @@ def test_ctrl_c_stops_after_the_photo_in_hand_and_a_rerun_resumes(
     out = capsys.readouterr().out
     assert f"8 photo(s), {len(done)} already verified, {8 - len(done)} to process" in out
     assert all(verdict(p)["status"] == "pass" for p in photos)
+
+
+def test_verdicts_go_to_the_verdict_dir_when_one_is_set(
+    setup: Setup, mixed: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    verdicts = tmp_path / "verdicts"
+    with open(setup.config, "r+", encoding="utf-8") as fh:
+        text = fh.read()
+        fh.seek(0)
+        fh.write(f'verdict_dir = "{verdicts}"\n' + text)
+    assert main(setup.args()) == 0
+    assert (verdicts / "controls" / "a.jpg.verdict.json").exists()
+    assert not Path(f"{mixed['a']}.verdict.json").exists()
+    capsys.readouterr()
+    assert main(setup.args()) == 0  # and the done-check looks there too
+    assert "5 already verified, 0 to process" in capsys.readouterr().out
