@@ -30,6 +30,7 @@ from ollama_server import (
     VISION,
     FakeOllama,
     Reply,
+    chat_not_found,
     no_thinking,
     text_sent,
 )
@@ -639,6 +640,21 @@ def test_missing_model_in_ollama_mode_is_an_error_after_model_wait(
     assert "ollama pull qwen2.5vl:7b" in str(raised.value)
     assert "gave up waiting for it after 0.6s" in str(raised.value)
     assert chats(fake_ollama) == 1
+
+
+def test_a_server_that_looks_ready_but_refuses_the_call_is_not_hammered(
+    fake_ollama: FakeOllama,
+) -> None:
+    """`show` finds the model, the chat still says 404: the backoff keeps growing across
+    the waits instead of re-sending the photo every base delay until model_wait."""
+    fake_ollama.chooser = lambda body: Reply(status=404, error=chat_not_found(MODEL))
+    backoff = Backoff(base=0.1, cap=0.4, jitter=0.0)
+    engine = OllamaEngine(small_config(fake_ollama, model_wait=1.0), backoff=backoff)
+    with pytest.raises(EngineError) as raised:
+        engine.ask(photo(), [CODE])
+    assert "gave up waiting" in str(raised.value)
+    assert chats(fake_ollama) <= 5  # 0.1 + 0.2 + 0.4 + 0.4 s of waits; not ten 0.1 s ones
+    engine.close()
 
 
 def test_a_model_that_cannot_see_is_reported_by_health(

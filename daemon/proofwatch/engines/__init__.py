@@ -85,9 +85,12 @@ class EngineSet:
             return None if self._health is None else self._health.problem
 
     def mark_ollama_down(self, reason: str) -> None:
+        """The pipeline found Ollama unusable on a photo (engine = "auto")."""
         from .ollama import Health
 
-        if self.ollama is not None:
+        with self._lock:
+            known = self._health is not None and self._health.problem == reason
+        if self.ollama is not None and not known:  # the engine usually reported it already
             self._record(Health(False, False, reason))
 
     def availability(self) -> Availability:

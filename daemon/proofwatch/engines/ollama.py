@@ -329,7 +329,8 @@ class OllamaEngine:
         return parse_reply(reply.message.content or "", reply.done_reason, questions, self.label)
 
     def _call_with_retries(self, call: Callable[[], T]) -> T:
-        failures = 0
+        failures = 0  # transient ones, against `retries`
+        probes = 0  # of a down server, for this call: the backoff keeps growing across waits
         wait_started: float | None = None
         while True:
             try:
@@ -351,7 +352,7 @@ class OllamaEngine:
                     raise EngineUnavailable(failure.reason)
                 if wait_started is None:
                     wait_started = time.monotonic()
-                self._wait_until_ready(failure.reason, wait_started)
+                probes = self._wait_until_ready(failure.reason, wait_started, probes)
                 continue
             self._server_answered()
             failures += 1
@@ -367,32 +368,34 @@ class OllamaEngine:
         with self._lock:
             self._down_since = None
 
-    def _wait_until_ready(self, reason: str, wait_started: float) -> None:
+    def _wait_until_ready(self, reason: str, wait_started: float, probes: int) -> int:
         """Probe the server until the model is usable; EngineError past model_wait or on stop.
 
         The bound runs from the start of the outage (shared by every photo) and never
-        exceeds model_wait for this photo either.
+        exceeds model_wait for this photo either. Returns the probes made so far, so that
+        a server that looks ready but still fails the call is not hammered.
         """
         with self._lock:
             if self._down_since is None:
                 self._down_since = time.monotonic()
             since = self._down_since
         deadline = min(since, wait_started) + self.config.model_wait
-        attempt = 0
+        first = probes == 0
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 waited = self.config.model_wait
                 raise EngineError(f"{reason}; gave up waiting for it after {waited:g}s")
-            attempt += 1
-            if attempt == 1:
+            if first:
                 log.warning("%s; waiting up to %.0fs for it", reason, left)
-            if self.stop.wait(min(self.backoff.delay(attempt), left)):
+                first = False
+            probes += 1
+            if self.stop.wait(min(self.backoff.delay(probes), left)):
                 raise EngineError(f"{reason} (stopped while waiting)")
             health = self.health()
             if health.model_ready:
                 log.info("Ollama is usable again: %s at %s", self.config.model, self.config.host)
-                return
+                return probes
             reason = health.problem or reason
 
     def close(self) -> None:
