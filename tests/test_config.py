@@ -237,3 +237,22 @@ def test_config_help_explains_the_flags(action: str, capsys: pytest.CaptureFixtu
     assert "FILE" in out
     if action == "show":
         assert "--ollama-host" in out and "override" in out
+
+
+def test_a_state_dir_written_in_the_file_is_honoured_even_when_it_is_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from proofwatch.cli import build_parser, resolve_config
+
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "from-systemd"))
+    written = tmp_path / "written.toml"
+    written.write_text('state_dir = "/var/lib/proofwatch"\n')
+    silent = tmp_path / "silent.toml"
+    silent.write_text('engine = "ocr"\n')
+    parse = build_parser().parse_args
+    assert resolve_config(parse(["status", "--config", str(written)])).state_dir == Path(
+        "/var/lib/proofwatch"
+    )
+    assert resolve_config(parse(["status", "--config", str(silent)])).state_dir == (
+        tmp_path / "from-systemd"
+    )

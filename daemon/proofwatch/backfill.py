@@ -377,7 +377,7 @@ def _process(
     from .intake.reader import FileChanged
     from .intake.work import handle_photo
     from .pipeline import Options
-    from .verdict import read_verdict, verdict_path
+    from .verdict import verdict_path
 
     out = sys.stdout
     found = len(plan.todo) + plan.done + plan.settling
@@ -401,7 +401,7 @@ def _process(
                 target = verdict_path(photo, plan.root, pipeline.config.verdict_dir)
                 # No waiting for late request sidecars: these photos are not arriving, they
                 # are here. A verdict already there keeps the metadata facts it recorded.
-                options = Options(wait_for_request=False, previous=read_verdict(target))
+                options = Options(wait_for_request=False)
                 try:
                     verdict = handle_photo(pipeline, photo, target, options)
                 except FileChanged as exc:

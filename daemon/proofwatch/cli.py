@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .config import ENGINES, Config, host_from_environment, load_config
-from .tomlsource import SourceError
+from .tomlsource import SourceError, read_toml
 
 EXIT_OK, EXIT_NOT_PASS, EXIT_USAGE = 0, 1, 2
 DEFAULT_CONFIG = Path("/etc/proofwatch/config.toml")
@@ -135,17 +135,25 @@ def default_state_dir(environ: dict[str, str] | os._Environ[str] = os.environ) -
     return Path(base) / "proofwatch"
 
 
+def config_file(given: Path | None) -> Path | None:
+    """The file every command reads: the one given, $PROOFWATCH_CONFIG, or the default
+    path when it exists; None means built-in defaults."""
+    if given is not None:
+        return given
+    if os.environ.get("PROOFWATCH_CONFIG"):
+        return Path(os.environ["PROOFWATCH_CONFIG"])
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+
+
 def resolve_config(args: argparse.Namespace) -> Config:
     """The config file (if any), then the environment, then the command line."""
-    path: Path | None = args.config or (
-        Path(os.environ["PROOFWATCH_CONFIG"]) if os.environ.get("PROOFWATCH_CONFIG") else None
-    )
-    if path is None and DEFAULT_CONFIG.exists():
-        path = DEFAULT_CONFIG
+    path = config_file(args.config)
     config = host_from_environment(load_config(path))
-    if config.state_dir == Config().state_dir:
+    # Keys the file does not set get defaults that depend on who runs where.
+    written = read_toml(path)[0] if path is not None else {}
+    if "state_dir" not in written:
         config = config.with_overrides(state_dir=default_state_dir())
-    if config.rules == Config().rules and not config.rules.is_dir() and Path("rules").is_dir():
+    if "rules" not in written and not config.rules.is_dir() and Path("rules").is_dir():
         config = config.with_overrides(rules=Path("rules").resolve())
     return config.with_overrides(
         watch=args.watch,

@@ -7,12 +7,18 @@ show answers "what is it actually using?", every default and override filled in.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from .cli import DEFAULT_CONFIG, EXIT_OK, EXIT_USAGE, add_config_flags, resolve_config
+from .cli import (
+    DEFAULT_CONFIG,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_config_flags,
+    config_file,
+    resolve_config,
+)
 from .config import Config, load_config, to_toml
 from .tomlsource import SourceError
 
@@ -61,16 +67,6 @@ def register(commands: Any) -> None:
     )  # fmt: skip
     add_config_flags(show)
     show.set_defaults(handler=cmd_show)
-
-
-def config_file(given: Path | None) -> Path | None:
-    """The file the daemon would read: the one given, $PROOFWATCH_CONFIG, or the default
-    path when it exists (the same order as every other command)."""
-    if given is not None:
-        return given
-    if os.environ.get("PROOFWATCH_CONFIG"):
-        return Path(os.environ["PROOFWATCH_CONFIG"])
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -31,6 +31,11 @@ class PhotoMetadata:
     orientation: int = 1
     found: tuple[str, ...] = field(default=())  # categories exifread saw: gps, makernote, ...
 
+    @property
+    def is_empty(self) -> bool:
+        """Nothing worth keeping was read (for instance: the file was stripped already)."""
+        return not (self.captured_at or self.camera or self.had_gps or self.found)
+
 
 def _tag_text(tags: dict[str, Any], name: str) -> str | None:
     tag = tags.get(name)

@@ -5,15 +5,15 @@ The same code path serves the daemon, `proofwatch check` and `proofwatch backfil
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import imagehash
 from PIL import Image
@@ -41,19 +41,28 @@ log = logging.getLogger(__name__)
 class Options:
     modify: bool = True  # strip the file in place (the daemon); False for `check`
     wait_for_request: bool = True  # give a late request sidecar request_wait to arrive
-    record: bool = True  # remember the photo in the state store
-    # The verdict the photo already has (`backfill --reverify`): the first pass removed the
-    # metadata, so the facts it read then stand in for it when the stripped bytes match.
-    previous: Mapping[str, Any] | None = None
+    record: bool = True  # remember the photo (and its metadata facts) in the state store
 
 
 def strip_photo(
-    path: Path, max_size: int, in_place: bool = True
+    path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
 ) -> tuple[PhotoMetadata, StripResult]:
-    """Read the facts to keep, then strip; in place means atomically, before anyone reads it."""
+    """Read the facts to keep, then strip; in place means atomically, before anyone reads it.
+
+    With a state store the facts are kept by the stripped file's hash before the file is
+    replaced, and recalled when the same bytes come back with nothing left to read.
+    """
     data, snapshot, mode = read_photo(path, max_size)
     meta = read_metadata(data)
     stripped = strip_bytes(data, meta.orientation)
+    if facts is not None:
+        digest = hashlib.sha256(stripped.data).hexdigest()
+        recalled = facts.recall_facts(digest) if stripped.data == data and meta.is_empty else None
+        if recalled is not None:
+            meta, removed = recalled
+            stripped = dataclasses.replace(stripped, removed=removed)
+        elif in_place:
+            facts.remember_facts(digest, meta, stripped.removed)
     if in_place and stripped.data != data:
         if not unchanged_since(path, snapshot):
             raise FileChanged(f"{path.name} changed while it was being stripped")
@@ -118,11 +127,10 @@ class Pipeline:
     ) -> str:
         """Fill in `verdict`; return the photo's perceptual hash for the history."""
         limits = self.config.intake
-        meta, stripped = strip_photo(photo, limits.max_file_size, in_place=options.modify)
+        store = self.state if options.record else None
+        meta, stripped = strip_photo(photo, limits.max_file_size, options.modify, store)
         verdict.metadata = metadata_block(meta, stripped.removed, stripped.method)
         verdict.photo_sha256 = hashlib.sha256(stripped.data).hexdigest()
-        if options.previous is not None:
-            meta = _remembered(meta, verdict, options.previous)
         verdict.timings_ms["strip"] = timer.lap()
 
         width, height = open_checked(stripped.data, limits.max_pixels).size
@@ -209,27 +217,6 @@ class Pipeline:
             for rule in engine_rules:
                 readings.setdefault(rule.name, []).append(answers[rule.question_key])
         return readings, unanswerable
-
-
-def _remembered(
-    meta: PhotoMetadata, verdict: Verdict, previous: Mapping[str, Any]
-) -> PhotoMetadata:
-    """The metadata facts the earlier verdict of these very bytes recorded, when the file
-    holds none now (already stripped); `verdict.metadata` then repeats them too."""
-    block = previous.get("metadata")
-    same = previous.get("photo_sha256") == verdict.photo_sha256
-    empty = not (meta.found or meta.captured_at or meta.camera or meta.had_gps)
-    if not (same and empty and isinstance(block, dict)):
-        return meta
-    captured = block.get("captured_at")
-    removed = block.get("removed")
-    verdict.metadata = dict(block)
-    return PhotoMetadata(
-        captured_at=captured if isinstance(captured, str) else None,
-        camera=block.get("camera") is True,
-        had_gps=block.get("had_gps") is True,
-        found=tuple(r for r in removed if isinstance(r, str)) if isinstance(removed, list) else (),
-    )
 
 
 class _Timer:

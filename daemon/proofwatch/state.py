@@ -5,14 +5,18 @@ Used to tell done from not done across restarts, to find reused photos, and for 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from .metadata import PhotoMetadata
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS photos (
@@ -23,6 +27,13 @@ CREATE TABLE IF NOT EXISTS photos (
     first_seen REAL NOT NULL,
     decided_at REAL NOT NULL,
     rules_digest TEXT
+);
+-- What a photo's metadata said before it was stripped, by the stripped file's hash: kept
+-- before the file is replaced, so a redo after a crash (or a reverify) still knows it.
+CREATE TABLE IF NOT EXISTS facts (
+    sha256 TEXT PRIMARY KEY,
+    metadata TEXT NOT NULL,     -- PhotoMetadata as JSON (never coordinates or serials)
+    removed TEXT NOT NULL       -- what stripping removed, as a JSON list
 );
 """
 
@@ -87,6 +98,24 @@ class StateStore:
                 (os.fsencode(path), since),
             ).fetchall()
         return [(os.fsdecode(p), h) for p, h in rows]
+
+    def remember_facts(self, sha256: str, meta: PhotoMetadata, removed: Sequence[str]) -> None:
+        with self._cursor() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO facts (sha256, metadata, removed) VALUES (?, ?, ?)",
+                (sha256, json.dumps(dataclasses.asdict(meta)), json.dumps(list(removed))),
+            )
+
+    def recall_facts(self, sha256: str) -> tuple[PhotoMetadata, tuple[str, ...]] | None:
+        with self._cursor() as cur:
+            row = cur.execute(
+                "SELECT metadata, removed FROM facts WHERE sha256 = ?", (sha256,)
+            ).fetchone()
+        if row is None:
+            return None
+        fields = json.loads(row[0])
+        fields["found"] = tuple(fields.get("found", ()))
+        return PhotoMetadata(**fields), tuple(json.loads(row[1]))
 
     def counts(self) -> dict[str, int]:
         with self._cursor() as cur:

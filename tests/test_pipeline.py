@@ -1,0 +1,57 @@
+"""The pipeline in process: what a redo after a crash (or a reverify) still knows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from proofwatch.config import Config
+from proofwatch.engines import EngineSet
+from proofwatch.pipeline import Options, Pipeline
+from proofwatch.rules.loader import load_rules
+from proofwatch.rules.model import Request
+from proofwatch.samples import Camera, proof_jpeg
+from proofwatch.state import StateStore
+
+TZ = timezone(timedelta(hours=1))
+FRESH = """\
+name = "fresh"
+kind = "metadata"
+max_age = "4h"
+require_camera = true
+"""
+
+
+def make_pipeline(tmp_path: Path, state: StateStore | None) -> Pipeline:
+    rules = tmp_path / "rules"
+    rules.mkdir(exist_ok=True)
+    (rules / "fresh.toml").write_text(FRESH)
+    config = Config(watch=tmp_path, rules=rules, state_dir=tmp_path).with_overrides(engine="ocr")
+    return Pipeline(config, load_rules(rules), EngineSet(config), state)
+
+
+def test_a_redo_of_a_stripped_photo_keeps_what_its_metadata_said(tmp_path: Path) -> None:
+    taken = datetime(2026, 11, 22, 10, 41, 7, tzinfo=TZ)
+    photo = tmp_path / "IMG_1.jpg"
+    photo.write_bytes(proof_jpeg("48213", camera=Camera(taken_at=taken)))
+    request = Request(issued_at=taken - timedelta(minutes=5))
+    state = StateStore(tmp_path / "state.sqlite3")
+    pipeline = make_pipeline(tmp_path, state)
+
+    first = pipeline.process(photo, Options(wait_for_request=False), request)
+    assert first.status == "pass", first.reason
+    assert first.metadata is not None and first.metadata["had_gps"] is True
+
+    # The verdict was never written (a crash), or the rules changed: the file is stripped now.
+    again = pipeline.process(photo, Options(wait_for_request=False), request)
+    assert again.photo_sha256 == first.photo_sha256
+    assert again.metadata == first.metadata
+    assert again.status == "pass", again.reason
+
+    # Without the store nothing remembers: the camera and the capture time are gone.
+    forgetful = make_pipeline(tmp_path, None).process(
+        photo, Options(wait_for_request=False, record=False), request
+    )
+    assert forgetful.metadata is not None and forgetful.metadata["had_gps"] is False
+    assert forgetful.status == "fail"
+    state.close()
