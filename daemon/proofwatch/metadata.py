@@ -14,6 +14,8 @@ from typing import Any
 
 import exifread
 
+from .imaging import open_lazy
+
 log = logging.getLogger(__name__)
 
 # exifread logs at warning level about every odd tag; those lines are noise in a daemon's log.
@@ -71,24 +73,46 @@ def _orientation(tags: dict[str, Any]) -> int:
     return value if 1 <= value <= 8 else 1
 
 
-def _process(data: bytes, details: bool) -> dict[str, Any]:
-    return dict(exifread.process_file(io.BytesIO(data), details=details, extract_thumbnail=False))
+_EXIF_IFD, _MAKER_NOTE = 0x8769, 0x927C
+
+
+def _exifread(data: bytes) -> dict[str, Any]:
+    # details=False: decoding MakerNotes costs 8x the rest, and nothing in them is kept.
+    try:
+        return dict(exifread.process_file(io.BytesIO(data), details=False, extract_thumbnail=False))
+    except Exception as exc:  # exifread raises anything on hostile input
+        log.debug("exif read failed: %s", type(exc).__name__)
+        return {}
+
+
+def _pillow_view(data: bytes) -> tuple[bytes | None, bool]:
+    """The raw Exif block as Pillow finds it, and whether it holds a MakerNote.
+
+    Pillow locates Exif where exifread misses it (WebP after odd-sized chunks, WebP Exif
+    without its header); the block is then read by exifread like any TIFF file.
+    """
+    try:
+        with open_lazy(data) as image:
+            raw = image.info.get("exif")
+            makernote = _MAKER_NOTE in image.getexif().get_ifd(_EXIF_IFD)
+    except Exception:
+        return None, False
+    if isinstance(raw, bytes) and raw.startswith(b"Exif\x00\x00"):
+        raw = raw[6:]
+    return (raw if isinstance(raw, bytes) and raw[:2] in (b"II", b"MM") else None), makernote
 
 
 def read_metadata(data: bytes) -> PhotoMetadata:
     """Read the facts to keep. Never raises: unreadable metadata is simply absent."""
-    tags: dict[str, Any] = {}
-    for details in (True, False):  # MakerNote parsing is the fragile part; retry without it
-        try:
-            tags = _process(data, details)
-            break
-        except Exception as exc:  # exifread raises anything on hostile input
-            log.debug("exif read failed (details=%s): %s", details, type(exc).__name__)
+    tags = _exifread(data)
+    raw_exif, has_makernote = _pillow_view(data)
+    if raw_exif is not None and "Image Orientation" not in tags and not _capture_time(tags):
+        tags = _exifread(raw_exif) or tags
     had_gps = any(key.startswith("GPS ") for key in tags)
     found = []
     if had_gps:
         found.append("gps")
-    if any(key.startswith("MakerNote") or key == "EXIF MakerNote" for key in tags):
+    if has_makernote:
         found.append("makernote")
     if "JPEGThumbnail" in tags or "Thumbnail JPEGInterchangeFormat" in tags:
         found.append("thumbnail")

@@ -8,6 +8,8 @@ import warnings
 
 from PIL import Image, ImageOps
 
+from ..imaging import open_lazy
+
 
 class ImageRejected(Exception):
     """The bytes do not decode to a usable image; the message is for a person."""
@@ -18,7 +20,7 @@ def open_checked(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = open_lazy(data)
             width, height = image.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected("the image is a decompression bomb (too many pixels)") from exc
