@@ -4,6 +4,7 @@ the real ollama client talking HTTP to the fake server, photos renamed in like a
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -115,6 +116,15 @@ def test_corpus_photos_present_at_start_and_renamed_in(
         assert pixels(stripped) == pixels(original)
         # No request: the control code cannot be checked, so a person must look.
         assert verdict["status"] == "review", verdict
+    # Every format phones and browsers upload goes through, not only JPEG.
+    for source in ("iphone_13_pro_max.heic", "flower.webp", "exif.png", "frozenpond.mpo"):
+        photo = drop_photo(watch, source, (CORPUS / "formats" / source).read_bytes())
+        verdict = daemon.wait_for_verdict(photo)
+        # review (no code to compare) or fail (the fresh rule: no camera data in exif.png)
+        assert verdict["status"] in ("review", "fail"), verdict
+        assert verdict["metadata"]["removed"], verdict
+    heic = json.loads((watch / "iphone_13_pro_max.heic.verdict.json").read_text())
+    assert heic["metadata"]["captured_at"] == "2022-02-16T12:55:41+01:00"
 
 
 def test_bad_input_gets_rejected_and_the_daemon_carries_on(
