@@ -55,3 +55,35 @@ def test_a_redo_of_a_stripped_photo_keeps_what_its_metadata_said(tmp_path: Path)
     assert forgetful.metadata is not None and forgetful.metadata["had_gps"] is False
     assert forgetful.status == "fail"
     state.close()
+
+
+def test_auto_mode_falls_back_to_ocr_for_the_photo_that_finds_ollama_gone(
+    tmp_path: Path,
+) -> None:
+    from ollama_server import FakeOllama
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "code.toml").write_text(
+        'name = "code"\nkind = "text"\nquestion = "Transcribe the number."\n'
+        'answer = "^[0-9]{5}$"\nexpect = "request.expect.code"\n'
+    )
+    fake = FakeOllama().start()
+    config = Config(watch=tmp_path, rules=rules, state_dir=tmp_path).with_overrides(
+        engine="auto", **{"ollama.host": fake.url}
+    )
+    engines = EngineSet(config)
+    try:
+        assert engines.check_ollama() is not None and engines.availability().ollama_ready
+        fake.stop()  # gone between the health check and this photo
+        photo = tmp_path / "code.jpg"
+        photo.write_bytes(proof_jpeg("48213", seed=3))
+        pipeline = Pipeline(config, load_rules(rules), engines)
+        verdict = pipeline.process(
+            photo, Options(wait_for_request=False, record=False), Request(expect={"code": "48213"})
+        )
+    finally:
+        engines.close()
+        fake.stop()
+    assert verdict.status == "pass", verdict.reason
+    assert verdict.rules[0].engine == "ocr:rapidocr"

@@ -61,7 +61,7 @@ class OllamaConfig:
     allow_remote: bool = setting(False, "allow a host that is not loopback (photos leave this box)")
     connect_timeout: float = setting(5.0, "giving up on connecting to the server", "duration")
     timeout: float = setting(120.0, "giving up on one model reply", "duration")
-    retries: int = setting(3, "retries of one call on refused connections, 503 and timeouts")
+    retries: int = setting(3, "retries of one call on 5xx answers, timeouts and dropped replies")
     model_wait: float = setting(
         600.0, "how long a photo waits for a server that is down before verdict error", "duration"
     )

@@ -208,9 +208,17 @@ class Pipeline:
             try:
                 answers = engine.ask(image, questions)
             except EngineUnavailable as exc:
-                # auto mode found the server gone: this photo's model rules go to review.
+                # auto mode found the server gone: rules that may fall back are asked again
+                # (Ollama is marked down now, so the plan sends text rules to OCR); rules
+                # that named Ollama themselves get the reason, which makes them review.
                 self.engines.mark_ollama_down(str(exc))
                 answers = {q.key: Reading(engine.label, (), f"{exc}") for q in questions}
+                fallback = [r for r in engine_rules if r.engine == "auto"]
+                if self.engines.mode == "auto" and fallback:
+                    more, more_reasons = self._ask(fallback, image)
+                    readings.update(more)
+                    unanswerable.update(more_reasons)
+                    engine_rules = [r for r in engine_rules if r.engine != "auto"]
             except EngineError as exc:
                 unanswerable.update({rule.name: ("error", str(exc)) for rule in engine_rules})
                 continue
