@@ -32,13 +32,13 @@ sys.path[:0] = [str(HERE.parent / "daemon"), str(HERE.parent / "tests")]
 import numpy as np  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
+from daemon_process import model_rules  # noqa: E402
 from ollama_server import FakeOllama  # noqa: E402
 from proofwatch.config import Config, IntakeConfig, OllamaConfig  # noqa: E402
 from proofwatch.engines import EngineSet  # noqa: E402
 from proofwatch.engines.image import encode_jpeg, prepare  # noqa: E402
 from proofwatch.pipeline import Options, Pipeline  # noqa: E402
-from proofwatch.rules.loader import RuleSet  # noqa: E402
-from proofwatch.rules.model import Request, Rule  # noqa: E402
+from proofwatch.rules.model import Request  # noqa: E402
 from proofwatch.samples import Camera, draw_code, to_jpeg  # noqa: E402
 
 SIZE = (4000, 3000)  # 12 MP
@@ -47,33 +47,6 @@ NOISE = 8.0  # sigma, in 8-bit levels: a phone sensor's grain at ISO 400 or so
 PHOTOS = 5
 ROUNDS = 11
 CODE, SEAL = "48213", "20931187"
-
-RULES = RuleSet(
-    (
-        Rule(
-            name="control-code",
-            kind="text",
-            question="Transcribe the number handwritten on the paper, exactly as written.",
-            answer="^[0-9]{5}$",
-            expect="request.expect.code",
-            normalize=("digits", "strip-spaces"),
-        ),
-        Rule(
-            name="seal-number",
-            kind="text",
-            question="Transcribe the serial number printed on the plastic seal, digits only.",
-            answer="^[0-9]{5,8}$",
-            expect="request.expect.seal",
-            normalize=("digits",),
-        ),
-        Rule(
-            name="device-visible",
-            kind="presence",
-            question="Is the device clearly visible in this photo?",
-        ),
-    ),
-    "bench",
-)
 
 
 def phone_photo() -> bytes:
@@ -120,7 +93,7 @@ def run_pipeline(data: bytes, folder: Path, votes: int) -> tuple[list[int], Fake
         ollama=OllamaConfig(host=fake.url, votes=votes),
     )
     engines = EngineSet(config)
-    pipeline = Pipeline(config, RULES, engines)
+    pipeline = Pipeline(config, model_rules(), engines)
     options = Options(modify=False, wait_for_request=False, record=False)
     request = Request(expect={"code": CODE, "seal": SEAL})
     calls, totals = [], []

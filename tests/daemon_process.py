@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from proofwatch.demo import drop_photo as drop_photo  # the tracker's way, shared
+from proofwatch.rules.loader import RuleSet, load_rules
 
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "rules"
@@ -37,6 +42,23 @@ def write_config(folder: Path, watch: Path, state: Path, rules: Path, body: str 
     return config
 
 
+def wait_until(done: Callable[[], bool], timeout: float, why: Callable[[], str] | str) -> None:
+    """Poll `done` until it holds or `timeout` passes (then fail saying `why`)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(why() if callable(why) else why)
+        time.sleep(0.05)
+
+
+def model_rules() -> RuleSet:
+    """The shipped rules that ask the model (control code, seal number, device visible),
+    matching every path: three questions for one photo."""
+    shipped = load_rules(RULES)
+    rules = (dataclasses.replace(r, match=("**",)) for r in shipped.rules if r.asks_model)
+    return RuleSet(tuple(rules), shipped.digest)
+
+
 @dataclass
 class RunningDaemon:
     proc: subprocess.Popen[bytes]
@@ -49,27 +71,24 @@ class RunningDaemon:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.log():
-                return
+    def wait(self, done: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+        """Until `done()` holds; fails at once, with the log, if the daemon exits."""
+
+        def check() -> bool:
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited ({self.proc.returncode}):\n{self.log()}")
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not logged within {timeout}s:\n{self.log()}")
+            return done()
+
+        wait_until(check, timeout, lambda: f"{what} within {timeout}s:\n{self.log()}")
+
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+        self.wait(lambda: text in self.log(), f"{text!r} not logged", timeout)
 
     def wait_for_verdict(self, photo: Path, timeout: float = 60.0) -> dict[str, Any]:
         target = photo.with_name(photo.name + ".verdict.json")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if target.exists():
-                loaded: dict[str, Any] = json.loads(target.read_bytes())
-                return loaded
-            if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited ({self.proc.returncode}):\n{self.log()}")
-            time.sleep(0.05)
-        raise AssertionError(f"no verdict for {photo.name} within {timeout}s:\n{self.log()}")
+        self.wait(target.exists, f"no verdict for {photo.name}", timeout)
+        loaded: dict[str, Any] = json.loads(target.read_bytes())
+        return loaded
 
     def signal(self, signum: int) -> None:
         self.proc.send_signal(signum)
@@ -113,15 +132,3 @@ def start_daemon(
     if wait:
         daemon.wait_for_log("start-up scan queued")
     return daemon
-
-
-def drop_photo(folder: Path, name: str, data: bytes, request: dict[str, Any] | None = None) -> Path:
-    """The tracker's way: request first, then the photo written to a temp name and renamed in."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if request is not None:
-        (folder / f"{name}.request.json").write_text(json.dumps(request), encoding="utf-8")
-    temp = folder / f".{name}.part"
-    temp.write_bytes(data)
-    final = folder / name
-    os.rename(temp, final)
-    return final

@@ -14,11 +14,11 @@ import pytest
 from PIL import Image
 
 from conftest import StartDaemon
+from corpus import CORPUS
 from daemon_process import drop_photo
 from ollama_server import FakeOllama, text_sent
 from proofwatch.samples import Camera, proof_jpeg
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 TZ = timezone(timedelta(hours=1))
 
 

@@ -199,14 +199,13 @@ def test_a_photo_deleted_or_replaced_mid_work(
     doomed.unlink()
     newer = small_photo(7)
     drop_photo(daemon.watch, "replaced.jpg", newer)
-    verdict = daemon.wait_for_verdict(replaced)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    daemon.wait_for_verdict(replaced)
+
+    def verdict_is_of_the_newer_file() -> bool:
         verdict = json.loads(replaced.with_name("replaced.jpg.verdict.json").read_text())
-        if verdict["photo_sha256"] == sha256(replaced.read_bytes()):
-            break
-        time.sleep(0.2)
-    assert verdict["photo_sha256"] == sha256(replaced.read_bytes())
+        return bool(verdict["photo_sha256"] == sha256(replaced.read_bytes()))
+
+    daemon.wait(verdict_is_of_the_newer_file, "no verdict for the replacing file", 20)
     assert not (daemon.watch / "doomed.jpg.verdict.json").exists()
     assert daemon.proc.poll() is None
 
@@ -267,10 +266,7 @@ def test_sigterm_mid_photo_exits_0_and_the_next_start_finishes_it(
     body = 'stop_timeout = "1s"\n' + config_for(fake_ollama)
     daemon = start_daemon(tmp_path, config_body=body, rules=PRESENCE_RULES)
     photo = drop_photo(daemon.watch, "slow.jpg", small_photo(9))
-    deadline = time.monotonic() + 10
-    while not fake_ollama.chat_requests():
-        assert time.monotonic() < deadline, daemon.log()
-        time.sleep(0.05)
+    daemon.wait(lambda: bool(fake_ollama.chat_requests()), "no model call", 10)
     started = time.monotonic()
     assert daemon.stop(timeout=60) == 0
     assert time.monotonic() - started < 15  # bounded by stop_timeout, not the 60 s reply
@@ -292,10 +288,7 @@ def test_verdicts_can_live_in_their_own_folder_mirroring_paths(
     daemon = run_daemon(config_body=body, rules=PRESENCE_RULES)
     photo = drop_photo(daemon.watch / "controls" / "2026", "IMG_1.jpg", small_photo(10))
     target = verdicts / "controls" / "2026" / "IMG_1.jpg.verdict.json"
-    deadline = time.monotonic() + 30
-    while not target.exists():
-        assert time.monotonic() < deadline, daemon.log()
-        time.sleep(0.05)
+    daemon.wait(target.exists, f"no verdict at {target}")
     assert json.loads(target.read_text())["photo"] == "controls/2026/IMG_1.jpg"
     assert not photo.with_name("IMG_1.jpg.verdict.json").exists()
     assert daemon.stop() == 0

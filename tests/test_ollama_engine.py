@@ -22,6 +22,7 @@ import ollama
 import pytest
 from PIL import Image, ImageDraw, JpegImagePlugin
 
+from daemon_process import model_rules
 from ollama_server import (
     BUSY,
     MODEL,
@@ -51,8 +52,7 @@ from proofwatch.engines.ollama import (
     vote_side,
 )
 from proofwatch.pipeline import Options, Pipeline
-from proofwatch.rules.loader import RuleSet
-from proofwatch.rules.model import Request, Rule
+from proofwatch.rules.model import Request
 from proofwatch.samples import Camera, proof_jpeg
 from proofwatch.tomlsource import SourceError
 
@@ -354,36 +354,10 @@ def pipeline_for(fake: FakeOllama, tmp: Path, **ollama_changes: Any) -> Pipeline
         engine="ollama",
         ollama=small_config(fake, **ollama_changes),
     )
-    rules = RuleSet(
-        (
-            Rule(
-                name="control-code",
-                kind="text",
-                question="Transcribe the number handwritten on the paper, exactly.",
-                answer="^[0-9]{5}$",
-                expect="request.expect.code",
-                normalize=("digits", "strip-spaces"),
-            ),
-            Rule(
-                name="seal-number",
-                kind="text",
-                question="Transcribe the serial number printed on the plastic seal.",
-                answer="^[0-9]{5,8}$",
-                expect="request.expect.seal",
-                normalize=("digits",),
-            ),
-            Rule(
-                name="device-visible",
-                kind="presence",
-                question="Is the device clearly visible in this photo?",
-            ),
-        ),
-        "test",
-    )
     engines = EngineSet(config)
     assert engines.ollama is not None
     engines.ollama.backoff = FAST
-    return Pipeline(config, rules, engines)
+    return Pipeline(config, model_rules(), engines)
 
 
 @functools.cache

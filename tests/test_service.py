@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from daemon_process import clean_env, drop_photo, start_daemon
+from daemon_process import clean_env, drop_photo, start_daemon, wait_until
 from notify_socket import notify_socket
 from ollama_server import FakeOllama
 from proofwatch.service.logs import printable
@@ -107,15 +107,14 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
         assert "stabilty_delay" in daemon.log()
         photo = drop_photo(daemon.watch, "after.jpg", small_photo(3))
         assert daemon.wait_for_verdict(photo)["status"] == "pass"
+
         # `proofwatch status` shows the work done and the failed reload, as text and JSON.
-        deadline = time.monotonic() + 10
-        while True:
-            shown = status_of(daemon.state, "--json")
-            if json.loads(shown.stdout).get("done_by_status") == {"pass": 1}:
-                break
-            assert time.monotonic() < deadline, shown.stdout
-            time.sleep(0.2)
-        status = json.loads(shown.stdout)
+        def counted() -> bool:
+            shown = json.loads(status_of(daemon.state, "--json").stdout)
+            return bool(shown.get("done_by_status") == {"pass": 1})
+
+        daemon.wait(counted, "the status file never counted the photo", 10)
+        status = json.loads(status_of(daemon.state, "--json").stdout)
         assert status["pid"] == daemon.proc.pid
         assert "stabilty_delay" in status["last_errors"][-1]["reason"]
         text = status_of(daemon.state).stdout
@@ -156,16 +155,15 @@ def test_journald_gets_priority_prefixes_and_one_line_per_photo(
             env=env,
         )
     try:
-        deadline = time.monotonic() + 30
-        while b"start-up scan queued" not in log_path.read_bytes():
-            assert time.monotonic() < deadline and proc.poll() is None, log_path.read_text()
-            time.sleep(0.05)
+        wait_until(
+            lambda: proc.poll() is None and b"start-up scan queued" in log_path.read_bytes(),
+            30,
+            log_path.read_text,
+        )
         odd = os.fsdecode(b"evil\n<3>forged-\xff.jpg")
         photo = drop_photo(daemon.watch, odd, small_photo(4))
         verdict_file = photo.with_name(photo.name + ".verdict.json")
-        while not verdict_file.exists():
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.05)
+        wait_until(verdict_file.exists, 30, log_path.read_text)
         assert json.loads(verdict_file.read_bytes())["status"] == "fail"
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -23,8 +23,13 @@ from .samples import Camera, draw_code, proof_jpeg, to_jpeg
 DEMO = Path("demo-run")
 
 
-def _drop(folder: Path, name: str, data: bytes, request: dict[str, Any]) -> Path:
-    (folder / f"{name}.request.json").write_text(json.dumps(request, indent=2), encoding="utf-8")
+def drop_photo(folder: Path, name: str, data: bytes, request: dict[str, Any] | None = None) -> Path:
+    """The tracker's way: the request first, then the photo written under a temp name and
+    renamed in (see docs/integration.md). Also what the tests use."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if request is not None:
+        sidecar = folder / f"{name}.request.json"
+        sidecar.write_text(json.dumps(request, indent=2), encoding="utf-8")
     temp = folder / f".{name}.part"
     temp.write_bytes(data)
     os.rename(temp, folder / name)
@@ -98,7 +103,7 @@ def main() -> int:
         print(f"daemon running (pid {daemon.pid}), watching {uploads}; dropping photos...\n")
         rows = []
         for name, data, request, what in _samples(datetime.now().astimezone()):
-            photo = _drop(uploads, name, data, request)
+            photo = drop_photo(uploads, name, data, request)
             verdict = _wait_verdict(photo, daemon)
             rows.append((name, what, verdict))
             print(f"  {verdict['status'].upper():9} {name:20} {what}")
