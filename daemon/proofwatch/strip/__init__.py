@@ -6,6 +6,7 @@ import struct
 
 from .base import (
     REMOVED_CATEGORIES,
+    SNIFF_BYTES,
     FormatParser,
     MalformedImage,
     StripError,
@@ -56,7 +57,7 @@ def strip_bytes(data: bytes, orientation: int = 1) -> StripResult:
     """
     if not 1 <= orientation <= 8:
         raise ValueError(f"orientation out of range: {orientation}")
-    parser = detect_format(data[:64])
+    parser = detect_format(data[:SNIFF_BYTES])
     if parser is None:
         raise _unsupported(data[:16])
     try:

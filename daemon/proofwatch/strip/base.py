@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+# How many leading bytes format detection looks at.
+SNIFF_BYTES = 64
+
 
 class StripError(Exception):
     """The file cannot be stripped safely. The message is for a person and names no metadata."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, NamedTuple
 
 from .base import (
+    SNIFF_BYTES,
     MalformedImage,
     PartBudget,
     StripError,
@@ -296,6 +297,8 @@ class HeifParser:
         return any(brand in _BRANDS for brand in brands)
 
     def strip(self, data: bytes, orientation: int) -> StripResult:
+        if not self.sniff(data[:SNIFF_BYTES]):  # what detection sees, so a result re-detects
+            raise MalformedImage("the HEIF's ftyp box names no HEIF brand")
         view = memoryview(data)
         budget = PartBudget("HEIF")
         top = list(_boxes(view, 0, len(data), budget))
