@@ -14,7 +14,6 @@ from daemon_process import RunningDaemon, start_daemon
 from ollama_server import FakeOllama
 from schema_check import verdicts_match_the_schema  # noqa: F401  (autouse, session)
 
-
 # CI runs the fuzz tests on fixed examples, so a red run is never luck; a developer's run
 # explores new ones (and hypothesis keeps any failure it finds in .hypothesis/).
 settings.register_profile("ci", derandomize=True, print_blob=True)
