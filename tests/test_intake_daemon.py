@@ -164,6 +164,10 @@ def test_bad_input_gets_a_clear_verdict_and_the_daemon_carries_on(
         verdict = daemon.wait_for_verdict(watch / name, timeout=30)
         assert verdict["status"] == "rejected", (name, verdict)
         assert words in verdict["reason"], (name, verdict["reason"])
+    # The truncated photo still carried GPS: moved out of the folder, not left readable.
+    assert not (watch / "truncated.jpg").exists()
+    (kept,) = (daemon.state / "quarantine").iterdir()
+    assert kept.name.endswith("-truncated.jpg")
     odd = daemon.wait_for_verdict(watch / odd_name)
     assert odd["status"] == "pass"
     assert outside.read_bytes() == outside_bytes, "a symlink was followed out of the tree"

@@ -87,3 +87,31 @@ def test_auto_mode_falls_back_to_ocr_for_the_photo_that_finds_ollama_gone(
         fake.stop()
     assert verdict.status == "pass", verdict.reason
     assert verdict.rules[0].engine == "ocr:rapidocr"
+
+
+def test_a_photo_that_cannot_be_stripped_is_moved_out_with_its_metadata(tmp_path: Path) -> None:
+    whole = proof_jpeg("48213", camera=Camera())  # GPS, make and model
+    cut = whole[: len(whole) // 2]
+    photo = tmp_path / "cut.jpg"
+    photo.write_bytes(cut)
+    bare = tmp_path / "bare.jpg"
+    bare.write_bytes(proof_jpeg("48213", camera=None)[:5000])
+    pipeline = make_pipeline(tmp_path, None)
+
+    verdict = pipeline.process(photo, Options(wait_for_request=False, record=False))
+    assert verdict.status == "rejected" and "truncated" in verdict.reason
+    assert verdict.quarantined and "quarantine" in verdict.reason
+    assert verdict.metadata is not None and verdict.metadata["had_gps"] is True
+    assert not photo.exists()
+    (kept,) = (tmp_path / "quarantine").iterdir()
+    assert kept.read_bytes() == cut and kept.stat().st_mode & 0o777 == 0o600
+
+    # Nothing to hide: a broken file without metadata stays where the tracker put it.
+    verdict = pipeline.process(bare, Options(wait_for_request=False, record=False))
+    assert verdict.status == "rejected" and not verdict.quarantined
+    assert bare.exists()
+
+    # `proofwatch check` never moves anything.
+    photo.write_bytes(cut)
+    verdict = pipeline.process(photo, Options(modify=False, wait_for_request=False, record=False))
+    assert verdict.status == "rejected" and photo.exists()

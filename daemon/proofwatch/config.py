@@ -48,6 +48,11 @@ class IntakeConfig:
         "auto", '"auto" polls on nfs/cifs/fuse/9p mounts, "off" never, or an interval like "5s"'
     )
     ignore: list[str] = setting([], "extra glob patterns (file or folder names) never taken")
+    quarantine: bool = setting(
+        True,
+        "move a photo that cannot be stripped but still carries metadata out of the "
+        "upload folder, into state_dir/quarantine (0600)",
+    )
     max_file_size: int = setting(50_000_000, "larger files are rejected unread", "size")
     max_pixels: int = setting(
         100_000_000, "images with more pixels are rejected as decompression bombs"

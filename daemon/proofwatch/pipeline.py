@@ -32,7 +32,7 @@ from .rules.model import Request, Rule
 from .state import StateStore
 from .status import Status
 from .strip import StripError, StripResult, strip_bytes
-from .verdict import Verdict, metadata_block, summarize
+from .verdict import QUARANTINED, Verdict, metadata_block, summarize
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,28 @@ def strip_photo(
     return meta, stripped
 
 
+def quarantine(path: Path, max_size: int, state_dir: Path) -> PhotoMetadata | None:
+    """Move `path` to state_dir/quarantine when it holds metadata; what it held, or None
+    when it was left where it is (nothing to hide, unreadable, or changed meanwhile)."""
+    try:
+        data, snapshot, _mode = read_photo(path, max_size)
+    except Rejected:
+        return None
+    meta = read_metadata(data)
+    if meta.is_empty:
+        return None
+    folder = state_dir / "quarantine"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    kept = folder / f"{hashlib.sha256(data).hexdigest()[:16]}-{path.name}"[:255]
+    write_atomic(kept, data, mode=0o600)
+    if not unchanged_since(path, snapshot):
+        kept.unlink()
+        raise FileChanged(f"{path.name} changed while it was being moved to quarantine")
+    path.unlink()
+    log.warning("%s could not be stripped and held metadata: moved to %s", path.name, kept)
+    return meta
+
+
 class Pipeline:
     def __init__(
         self,
@@ -103,7 +125,11 @@ class Pipeline:
             phash = self._process(photo, relative, options, request, verdict, timer)
         except FileChanged:
             raise  # the caller looks again once the file settles
-        except (Rejected, StripError, ImageRejected) as exc:
+        except StripError as exc:
+            verdict.status, verdict.reason = "rejected", str(exc)
+            if options.modify and self.config.intake.quarantine:
+                self._quarantine(photo, verdict)
+        except (Rejected, ImageRejected) as exc:
             verdict.status, verdict.reason = "rejected", str(exc)
         except RequestError as exc:
             verdict.status, verdict.reason = "error", f"the request file is invalid: {exc}"
@@ -166,6 +192,17 @@ class Pipeline:
         verdict.rules_digest = self.rules.digest
         verdict.status, verdict.reason = summarize(results)
         return phash
+
+    def _quarantine(self, photo: Path, verdict: Verdict) -> None:
+        """A photo that cannot be stripped must not stay readable with its metadata: move
+        it to the daemon's own folder, where the tracker (and the web) cannot serve it."""
+        moved = quarantine(photo, self.config.intake.max_file_size, self.config.state_dir)
+        if moved is not None:
+            verdict.metadata = metadata_block(moved, (), QUARANTINED)
+            verdict.reason += (
+                "; it still carried metadata, so it was moved out of the upload folder into "
+                "the daemon's quarantine"
+            )
 
     def _select(self, relative: str, request: Request) -> tuple[list[Rule], list[str]]:
         if request.rules is None:

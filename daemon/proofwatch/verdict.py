@@ -18,6 +18,8 @@ from .rules.decide import RuleResult
 from .status import Status, worst
 
 SCHEMA = "proofwatch.verdict/1"
+# metadata.method of a photo that could not be stripped and was moved out of the folder.
+QUARANTINED = "quarantined"
 
 
 def verdict_path(photo: Path, watch_root: Path, verdict_dir: Path | None) -> Path:
@@ -39,6 +41,10 @@ class Verdict:
     photo_sha256: str | None = None
     rules_digest: str | None = None
     timings_ms: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def quarantined(self) -> bool:
+        return bool(self.metadata and self.metadata.get("method") == QUARANTINED)
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -62,7 +62,7 @@ def handle_photo(
     verdict = pipeline.process(photo, options)
     if pipeline.stop.is_set() and verdict.status == "error":
         return None  # abandoned for the stop; the next start redoes it (no verdict written)
-    if not os.path.lexists(photo):
+    if not os.path.lexists(photo) and not verdict.quarantined:
         log.info("%r vanished before its verdict; nothing written", verdict.photo)
         return None
     write_verdict(target, verdict)
