@@ -12,6 +12,7 @@ from proofwatch.rules.loader import load_rules
 from proofwatch.rules.model import Request
 from proofwatch.samples import Camera, proof_jpeg
 from proofwatch.state import StateStore
+from proofwatch.verdict import verdict_path, write_verdict
 
 TZ = timezone(timedelta(hours=1))
 FRESH = """\
@@ -54,6 +55,14 @@ def test_a_redo_of_a_stripped_photo_keeps_what_its_metadata_said(tmp_path: Path)
     )
     assert forgetful.metadata is not None and forgetful.metadata["had_gps"] is False
     assert forgetful.status == "fail"
+
+    # A lost state directory: the verdict beside the photo, of these very bytes, remembers.
+    write_verdict(verdict_path(photo, tmp_path, None), first)
+    recalled = make_pipeline(tmp_path, None).process(
+        photo, Options(wait_for_request=False, record=False), request
+    )
+    assert recalled.metadata == first.metadata
+    assert recalled.status == "pass", recalled.reason
     state.close()
 
 

@@ -32,7 +32,15 @@ from .rules.model import Request, Rule
 from .state import StateStore
 from .status import Status
 from .strip import StripError, StripResult, strip_bytes
-from .verdict import QUARANTINED, Verdict, metadata_block, summarize
+from .verdict import (
+    QUARANTINED,
+    Verdict,
+    metadata_block,
+    metadata_from_block,
+    read_verdict,
+    summarize,
+    verdict_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +165,8 @@ class Pipeline:
         meta, stripped = strip_photo(photo, limits.max_file_size, options.modify, store)
         verdict.metadata = metadata_block(meta, stripped.removed, stripped.method)
         verdict.photo_sha256 = hashlib.sha256(stripped.data).hexdigest()
+        if meta.is_empty:
+            meta = self._facts_from_verdict(photo, verdict)
         verdict.timings_ms["strip"] = timer.lap()
 
         width, height = open_checked(stripped.data, limits.max_pixels).size
@@ -192,6 +202,20 @@ class Pipeline:
         verdict.rules_digest = self.rules.digest
         verdict.status, verdict.reason = summarize(results)
         return phash
+
+    def _facts_from_verdict(self, photo: Path, verdict: Verdict) -> PhotoMetadata:
+        """An already stripped photo whose facts the state store does not hold (a new or
+        lost state directory): the verdict it already has for these very bytes recorded
+        them. Otherwise nothing is known, and rules that need the facts say so."""
+        root = self.config.watch or photo.parent
+        earlier = read_verdict(verdict_path(photo, root, self.config.verdict_dir))
+        block = (earlier or {}).get("metadata")
+        if not isinstance(block, dict) or earlier is None:
+            return PhotoMetadata()
+        if earlier.get("photo_sha256") != verdict.photo_sha256:
+            return PhotoMetadata()
+        verdict.metadata = dict(block)
+        return metadata_from_block(block)
 
     def _quarantine(self, photo: Path, verdict: Verdict) -> None:
         """A photo that cannot be stripped must not stay readable with its metadata: move

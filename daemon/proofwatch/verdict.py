@@ -84,6 +84,17 @@ def metadata_block(meta: PhotoMetadata, removed: Sequence[str], method: str) -> 
     }
 
 
+def metadata_from_block(block: dict[str, Any]) -> PhotoMetadata:
+    """The facts a verdict's metadata block recorded (the inverse of metadata_block)."""
+    captured, removed = block.get("captured_at"), block.get("removed")
+    return PhotoMetadata(
+        captured_at=captured if isinstance(captured, str) else None,
+        camera=block.get("camera") is True,
+        had_gps=block.get("had_gps") is True,
+        found=tuple(r for r in removed if isinstance(r, str)) if isinstance(removed, list) else (),
+    )
+
+
 def encode(verdict: Verdict) -> bytes:
     # ensure_ascii: any file name (even invalid UTF-8) still makes valid JSON.
     return (json.dumps(verdict.as_json(), indent=2, ensure_ascii=True) + "\n").encode()
