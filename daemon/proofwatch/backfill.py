@@ -127,13 +127,13 @@ def place(config: Config, folder: Path | None) -> tuple[Path, Path]:
 def make_plan(
     config: Config, root: Path, folder: Path, digest: str, reverify: bool, everything: bool
 ) -> Plan:
-    from .intake.work import is_done, walk_photos
+    from .intake.work import arrival_order, is_done, is_placeholder, walk_photos
     from .verdict import read_verdict, verdict_path
 
     plan = Plan(root)
     now = time.time()
-    for photo in sorted(walk_photos(root, folder, config.intake.ignore)):
-        if _is_placeholder(photo, now, config.intake.empty_timeout):
+    for photo in arrival_order(walk_photos(root, folder, config.intake.ignore)):
+        if is_placeholder(photo, config.intake.empty_timeout, now):
             plan.settling += 1
             continue
         target = verdict_path(photo, root, config.verdict_dir)
@@ -152,15 +152,6 @@ def _outdated(verdict: dict[str, Any] | None, digest: str) -> bool:
         return True
     decided_by = verdict.get("rules_digest")
     return decided_by is not None and decided_by != digest
-
-
-def _is_placeholder(photo: Path, now: float, empty_timeout: float) -> bool:
-    """An empty file the tracker created moments ago: the daemon's intake waits for those."""
-    try:
-        st = photo.lstat()
-    except OSError:
-        return False
-    return st.st_size == 0 and now - st.st_mtime < empty_timeout
 
 
 # -- progress

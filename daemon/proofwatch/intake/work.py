@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Iterator, Sequence
+import stat
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..pipeline import Options, Pipeline
@@ -32,6 +34,29 @@ def walk_photos(root: Path, folder: Path, ignore: Sequence[str]) -> Iterator[Pat
         for name in (*filenames, *dirnames):
             if is_photo_name(relative / name, ignore):
                 yield base / name
+
+
+def is_placeholder(photo: Path, empty_timeout: float, now: float | None = None) -> bool:
+    """An empty file younger than empty_timeout: the tracker may still be writing it."""
+    try:
+        st = os.lstat(photo)
+    except OSError:
+        return False
+    age = (time.time() if now is None else now) - st.st_mtime
+    return stat.S_ISREG(st.st_mode) and st.st_size == 0 and age < empty_timeout
+
+
+def arrival_order(photos: Iterable[Path]) -> list[Path]:
+    """Oldest first (by modification time, then name): the order a tracker uploaded them in,
+    which is what tells the original from the reuse when the history must be rebuilt."""
+
+    def key(photo: Path) -> tuple[int, str]:
+        try:
+            return os.lstat(photo).st_mtime_ns, str(photo)
+        except OSError:
+            return 0, str(photo)
+
+    return sorted(photos, key=key)
 
 
 def is_done(photo: Path, target: Path) -> bool:

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import signal
-import stat
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +27,13 @@ from ..intake.names import is_photo_name
 from ..intake.queue import WorkQueue
 from ..intake.reader import FileChanged
 from ..intake.stability import StabilityWatch
-from ..intake.work import handle_photo, is_done, walk_photos
+from ..intake.work import (
+    arrival_order,
+    handle_photo,
+    is_done,
+    is_placeholder,
+    walk_photos,
+)
 from ..pipeline import Pipeline
 from ..rules.loader import RuleSet, load_rules
 from ..state import StateStore
@@ -207,7 +212,7 @@ class Daemon:
             folder.relative_to(self.root), self.config.intake.ignore
         ):
             queued += self.queue.put(folder)  # a folder named x.jpg: rejected, with a verdict
-        for photo in walk_photos(self.root, folder, self.config.intake.ignore):
+        for photo in arrival_order(walk_photos(self.root, folder, self.config.intake.ignore)):
             if not self.queue.is_busy(photo) and not self._is_done(photo):
                 queued += self.queue.put(photo)
         return queued
@@ -227,7 +232,7 @@ class Daemon:
                 continue
             self.counters.progress()
             try:
-                if self._is_placeholder(photo):
+                if is_placeholder(photo, self.config.intake.empty_timeout):
                     self.stability.track(photo)  # taken once written (or empty too long)
                 elif not self._is_done(photo):
                     self._handle(photo)
@@ -238,17 +243,6 @@ class Daemon:
                 log.exception("failed on %r", str(photo))
             finally:
                 self.queue.done(photo)
-
-    def _is_placeholder(self, photo: Path) -> bool:
-        """An empty file younger than empty_timeout: the tracker may still be writing it."""
-        try:
-            st = os.lstat(photo)
-        except OSError:
-            return False
-        age = time.time() - st.st_mtime
-        return (
-            stat.S_ISREG(st.st_mode) and st.st_size == 0 and age < self.config.intake.empty_timeout
-        )
 
     def _handle(self, photo: Path) -> None:
         assert self.pipeline is not None
