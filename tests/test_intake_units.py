@@ -219,3 +219,15 @@ def test_the_watchdog_fires_only_when_work_waits_and_nothing_moves() -> None:
     assert not is_stalled(0, last_progress=0.0, now=10_000.0, bound=60.0)  # idle is fine
     assert not is_stalled(3, last_progress=100.0, now=150.0, bound=60.0)
     assert is_stalled(1, last_progress=100.0, now=161.0, bound=60.0)
+
+
+def test_photos_are_taken_oldest_first(tmp_path: Path) -> None:
+    from proofwatch.intake.work import arrival_order
+
+    names = ["b.jpg", "a.jpg", "c.jpg"]
+    for age, name in enumerate(names):
+        path = tmp_path / name
+        path.write_bytes(b"x")
+        os.utime(path, ns=(0, (10 - age) * 1_000_000_000))
+    ordered = arrival_order([tmp_path / n for n in sorted(names)])
+    assert [p.name for p in ordered] == ["c.jpg", "a.jpg", "b.jpg"]
