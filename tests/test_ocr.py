@@ -70,9 +70,11 @@ def test_a_code_one_digit_off_is_not_read_as_the_expected_one(engine: OcrEngine)
 
 
 def test_blank_paper_gives_no_code(engine: OcrEngine) -> None:
-    reading = engine.ask(blank_paper(5), [CODE])["code"]
-    assert not [v for v in _normalised(reading.values) if re.fullmatch(r"\d{5}", v)]
-    assert reading.values == () and reading.problem == NOTHING_READ
+    for seed in (5, 6):
+        reading = engine.ask(blank_paper(seed), [CODE])["code"]
+        # Table clutter may pass for a stray character, never for a number.
+        assert not [v for v in _normalised(reading.values) if re.search(r"\d{3}", v)]
+        assert reading.problem == (None if reading.values else NOTHING_READ)
 
 
 def test_printed_distractors_are_read_but_never_the_avoided_code(engine: OcrEngine) -> None:

@@ -500,6 +500,12 @@ def _photo(
         image = image.filter(ImageFilter.GaussianBlur(radius * fw / _REFERENCE_SIDE))
     if frame != size:
         image = image.resize(size, Image.Resampling.BICUBIC)
+        if noise:  # a sensor's grain is per pixel, at full size: it is what makes JPEGs heavy
+            generator = np.random.default_rng(rng.randrange(2**32))
+            fine = generator.integers(-2, 3, size=(out_h, out_w, 3), dtype=np.int16)
+            fine *= max(1, round(noise / 2))
+            fine += np.asarray(image, dtype=np.int16)
+            image = Image.fromarray(np.clip(fine, 0, 255).astype(np.uint8), "RGB")
     return image
 
 

