@@ -80,8 +80,10 @@ class OllamaConfig:
 
 @dataclass(frozen=True)
 class OcrConfig:
-    max_image_side: int = setting(1600, "longest side in pixels of the copy OCR reads")
-    min_score: float = setting(0.5, "OCR candidates below this confidence are ignored")
+    max_image_side: int = setting(
+        960, "longest side in pixels of the copy OCR reads (measured: as accurate as 1600, faster)"
+    )
+    min_score: float = setting(0.7, "OCR candidates below this confidence are ignored")
 
 
 @dataclass(frozen=True)

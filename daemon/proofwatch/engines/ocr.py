@@ -9,6 +9,7 @@ OCR cannot say whether an object is visible, so `presence` questions get a probl
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -145,6 +146,9 @@ class OcrEngine:
         with self._load_lock:
             if self._model is not None:
                 return
+            # onnxruntime keeps a telemetry device id and can upload usage events; nothing
+            # about a photo may leave the machine, so that is off unless the operator chose.
+            os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
             try:
                 from rapidocr_onnxruntime import RapidOCR  # slow import: only when needed
             except ImportError as exc:
