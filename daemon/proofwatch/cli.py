@@ -212,8 +212,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_strip(args: argparse.Namespace) -> int:
-    from concurrent.futures import ThreadPoolExecutor
-
     from .intake.reader import FileChanged, Rejected
     from .pipeline import strip_photo
     from .strip import StripError
@@ -231,13 +229,11 @@ def cmd_strip(args: argparse.Namespace) -> int:
         what = ", ".join(removed) if removed else "nothing to remove"
         return True, f"{path}: {what} ({result.format}, {result.method})"
 
-    # Two at a time: one file's fsync (which waits on the disk) overlaps the next one's
-    # parsing; each file is still durable before its rename, as in the daemon.
     failed = 0
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for stripped, line in pool.map(strip_one, args.files):
-            failed += not stripped
-            print(line)
+    for path in args.files:
+        stripped, line = strip_one(path)
+        failed += not stripped
+        print(line)
     return EXIT_NOT_PASS if failed else EXIT_OK
 
 
