@@ -21,7 +21,7 @@ def temp_path_for(path: Path) -> Path:
 
 
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write `data` to `path` through a temp file in the same folder, fsync, then rename."""
+    """Write `data` to `path` through a temp file in the same folder, sync, then rename."""
     tmp = temp_path_for(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(tmp, flags, 0o600 if mode is None else mode & 0o7777)
@@ -31,7 +31,8 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
             fh.flush()
             if mode is not None:
                 os.fchmod(fh.fileno(), mode & 0o7777)
-            os.fsync(fh.fileno())
+            # fdatasync: the data and what reading it back needs (its size), not the times.
+            os.fdatasync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
