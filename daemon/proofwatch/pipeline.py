@@ -64,7 +64,7 @@ def strip_photo(
     meta = read_metadata(data)
     stripped = strip_bytes(data, meta.orientation)
     if facts is not None:
-        digest = hashlib.sha256(stripped.data).hexdigest()
+        digest = stripped.sha256
         recalled = facts.recall_facts(digest) if stripped.data == data and meta.is_empty else None
         if recalled is not None:
             meta, removed = recalled
@@ -164,7 +164,7 @@ class Pipeline:
         store = self.state if options.record else None
         meta, stripped = strip_photo(photo, limits.max_file_size, options.modify, store)
         verdict.metadata = metadata_block(meta, stripped.removed, stripped.method)
-        verdict.photo_sha256 = hashlib.sha256(stripped.data).hexdigest()
+        verdict.photo_sha256 = stripped.sha256
         if meta.is_empty:
             meta = self._facts_from_verdict(photo, verdict)
         verdict.timings_ms["strip"] = timer.lap()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
@@ -50,6 +52,11 @@ class StripResult:
     # "lossless": image data copied byte for byte; "rotated": pixels re-encoded upright.
     method: str = "lossless"
     notes: tuple[str, ...] = field(default=())
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """Of the stripped bytes: names the photo in verdicts, history and kept facts."""
+        return hashlib.sha256(self.data).hexdigest()
 
 
 class FormatParser(Protocol):
