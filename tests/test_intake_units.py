@@ -231,3 +231,21 @@ def test_photos_are_taken_oldest_first(tmp_path: Path) -> None:
         os.utime(path, ns=(0, (10 - age) * 1_000_000_000))
     ordered = arrival_order([tmp_path / n for n in sorted(names)])
     assert [p.name for p in ordered] == ["c.jpg", "a.jpg", "b.jpg"]
+
+
+def test_a_file_the_daemon_may_not_read_is_rejected_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The suite runs as root in CI, where chmod 000 does not stop a read: refuse the open.
+    photo = tmp_path / "private.jpg"
+    photo.write_bytes(b"\xff\xd8\xff" + b"0" * 10)
+    real_open = os.open
+
+    def refuse(path: str | os.PathLike[str], flags: int, *args: int) -> int:
+        if str(path) == str(photo):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(Rejected, match=r"cannot be opened \(Permission denied\)"):
+        read_photo(photo, 1000)
