@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import threading
 from pathlib import Path, PurePath
 
@@ -169,6 +170,16 @@ def test_reader_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
                 read_photo(path, 1000)
     finally:
         server.close()
+
+
+def test_reader_never_opens_a_device(tmp_path: Path) -> None:
+    device = tmp_path / "null.jpg"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o600, os.makedev(1, 3))  # /dev/null's numbers
+    except PermissionError:
+        pytest.skip("making a device node needs root (CAP_MKNOD)")
+    with pytest.raises(Rejected, match="device"):
+        read_photo(device, 1000)
 
 
 def test_reader_bounds_size_and_refuses_empty_files(tmp_path: Path) -> None:
