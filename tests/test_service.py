@@ -174,3 +174,14 @@ def test_journald_gets_priority_prefixes_and_one_line_per_photo(
     assert len(photo_lines) == 1 and photo_lines[0].startswith("<6>")
     assert printable(odd) in photo_lines[0]
     assert not any(line.startswith("<3>forged") for line in lines)
+
+
+def test_a_missing_watch_folder_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "proofwatch", "run", "--watch", str(tmp_path / "nowhere"),
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, env=clean_env(), timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "watch:" in result.stderr and "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -59,6 +59,9 @@ class Daemon:
             raise SourceError(
                 "config", "no folder to watch: set watch or pass --watch", key="watch"
             )
+        if not config.watch.is_dir():
+            problem = "does not exist" if not config.watch.exists() else "is not a folder"
+            raise SourceError("config", f"{config.watch} {problem}", key="watch")
         self.config = config
         self.root = config.watch.resolve()
         self.reload_config = reload_config
