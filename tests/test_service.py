@@ -185,3 +185,16 @@ def test_a_missing_watch_folder_is_a_clear_error_not_a_traceback(tmp_path: Path)
     assert result.returncode == 2
     assert "watch:" in result.stderr and "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_state_dir_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "proofwatch", "run", "--watch", str(tmp_path),
+         "--state-dir", str(blocker / "state")],
+        capture_output=True, text=True, env=clean_env(), timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"Not a directory: {blocker / 'state'}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -258,6 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SourceError as exc:
         print(f"proofwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a folder the user may not write, a disk that is full: say which
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"proofwatch: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 
