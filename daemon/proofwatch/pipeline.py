@@ -21,7 +21,7 @@ from PIL import Image
 from .atomic import write_atomic
 from .config import Config
 from .engines import EngineError, EngineSet, EngineUnavailable, Question, Reading
-from .engines.image import ImageRejected, open_checked, prepare
+from .engines.image import ImageRejected, open_checked, upright_copy
 from .engines.router import plan
 from .intake.names import REQUEST_SUFFIX
 from .intake.reader import FileChanged, Rejected, read_photo, unchanged_since
@@ -169,7 +169,8 @@ class Pipeline:
             meta = self._facts_from_verdict(photo, verdict)
         verdict.timings_ms["strip"] = timer.lap()
 
-        width, height = open_checked(stripped.data, limits.max_pixels).size
+        opened = open_checked(stripped.data, limits.max_pixels)  # headers only, bombs refused
+        width, height = opened.size
         if request is None:
             # Wait for a late sidecar only where the rules that would run need its values.
             wait = options.wait_for_request and any(
@@ -180,7 +181,7 @@ class Pipeline:
         rules, unknown = self._select(relative, request)
         needs_model = any(rule.asks_model for rule in rules)
         sides = [self.config.ollama.max_image_side, self.config.ocr.max_image_side]
-        image = prepare(stripped.data, max(sides), limits.max_pixels)
+        image = upright_copy(opened, max(sides))
         phash = str(imagehash.phash(image))
         earlier = (
             self.state.earlier_hashes(relative, verdict.photo_sha256)

@@ -46,7 +46,11 @@ def draft_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
 
 def prepare(data: bytes, max_side: int, max_pixels: int) -> Image.Image:
     """Decode `data` upright and no larger than `max_side` on its longest side."""
-    image = open_checked(data, max_pixels)
+    return upright_copy(open_checked(data, max_pixels), max_side)
+
+
+def upright_copy(image: Image.Image, max_side: int) -> Image.Image:
+    """An image from `open_checked`, decoded upright and no larger than `max_side`."""
     try:
         # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale: a 12 MP photo never becomes 12 MP.
         if image.format == "JPEG":
