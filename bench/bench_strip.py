@@ -2,17 +2,20 @@
 
 A batch of 12 MP, ~5 MB JPEGs with a camera's Exif block (GPS, MakerNote, thumbnail; copied
 from the corpus's DSCN0010.jpg when ../shared/corpus is there, else built with Pillow),
-fresh copies for every round and every contender:
+fresh copies for every round and every contender, each contender timed on the whole batch:
 
-- floor: read the bytes, write them back through `write_atomic` (temp file, fsync, rename);
-- strip: read, strip_bytes, write_atomic: the stripping itself, nothing else;
-- proofwatch: what `proofwatch strip` does per file (`pipeline.strip_photo`: the intake's
-  safe read, read_metadata, strip_bytes, write_atomic); strip_bytes and read_metadata are
-  also timed alone, in memory, to show where the time goes;
-- exiftool: one `exiftool -all= -overwrite_original` process for the whole batch (its
-  batch mode, its best case). It is installed from Debian when missing and we are root.
+- plain floor: read, write a temp file, rename; nothing synced (the issue's floor);
+- durable floor: the same bytes through the command's own writer (fdatasync before each
+  rename, folder synced once): what crash-safety costs, with no stripping;
+- command: `proofwatch strip FILE...`, in process;
+- exiftool: one `exiftool -all= -overwrite_original` process for the whole batch (its best
+  case), without and with an fsync of every file afterwards. It is installed from Debian
+  when missing and we are root;
+- one at a time: `pipeline.strip_photo` per photo, as the daemon strips.
 
-Medians over rounds; ratios are against the floor and exiftool of the same run.
+strip_bytes and read_metadata are also timed alone, in memory, to show where CPU goes.
+The page cache is flushed (os.sync) before each contender so none pays for another's
+writes. Medians over rounds; ratios against contenders of the same run.
 Run alone with `python bench/bench_strip.py [files-per-batch] [rounds]`.
 """
 
@@ -39,8 +42,11 @@ sys.path[:0] = [str(HERE.parent / "daemon")]
 from PIL import Image  # noqa: E402
 
 from proofwatch import cli  # noqa: E402
-from proofwatch.atomic import fsync_dir, write_atomic  # noqa: E402
+from proofwatch.atomic import Staged, fsync_dir  # noqa: E402
+from proofwatch.batch_strip import commit_overlapped  # noqa: E402
+from proofwatch.intake.reader import read_photo  # noqa: E402
 from proofwatch.metadata import read_metadata  # noqa: E402
+from proofwatch.pipeline import PendingStrip, strip_photo  # noqa: E402
 from proofwatch.strip import strip_bytes  # noqa: E402
 
 CORPUS_PHOTO = HERE.parent.parent / "shared" / "corpus" / "camera" / "DSCN0010.jpg"
@@ -109,32 +115,52 @@ def fresh_batch(folder: Path, data: bytes, count: int) -> list[Path]:
     return paths
 
 
-def floor(path: Path) -> None:
-    write_atomic(path, path.read_bytes())
+def plain_floor(paths: list[Path]) -> None:
+    """The issue's floor: read, write a temp file, rename. Nothing is synced."""
+    for path in paths:
+        tmp = path.with_name(f".tmp-{path.name}")
+        tmp.write_bytes(path.read_bytes())
+        os.replace(tmp, path)
 
 
-def strip_only(path: Path) -> None:
-    """The stripping itself: read, strip_bytes, write_atomic (the photo is upright)."""
-    write_atomic(path, strip_bytes(path.read_bytes(), 1).data)
+def durable_floor(paths: list[Path]) -> None:
+    """The same bytes written back through the command's own writer (safe read, staged
+    temp file, fdatasync and rename in a second thread, folder synced once): the least a
+    crash-safe in-place rewrite costs, so the difference to the command is the stripping."""
+
+    def stage(path: Path) -> tuple[PendingStrip | None, tuple[bool, str]]:
+        data, snapshot, mode = read_photo(path, MAX_SIZE)
+        return PendingStrip(path, snapshot, Staged(path, data, mode)), (True, "")
+
+    assert all(done for done, _ in commit_overlapped(paths, stage))
 
 
-def proofwatch_strip() -> Callable[[Path], None]:
-    """What `proofwatch strip FILE` runs per file: pipeline.strip_photo (safe read,
-    read_metadata, strip_bytes, write_atomic), or its equivalent if the pipeline is absent."""
-    try:
-        from proofwatch.pipeline import strip_photo
-    except ImportError:
+def command(paths: list[Path]) -> None:
+    """`proofwatch strip FILE...`, in process, its output discarded."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["strip", *map(str, paths)]) == 0
 
-        def equivalent(path: Path) -> None:
-            data = path.read_bytes()
-            write_atomic(path, strip_bytes(data, read_metadata(data).orientation).data)
 
-        return equivalent
-
-    def via_pipeline(path: Path) -> None:
+def one_at_a_time(paths: list[Path]) -> None:
+    """As the daemon strips: each photo synced and its folder synced before the next."""
+    for path in paths:
         strip_photo(path, MAX_SIZE)
 
-    return via_pipeline
+
+def exiftool_batch(exiftool: str, fsync: bool) -> Callable[[list[Path]], None]:
+    """One exiftool process for the whole batch (its fastest mode). exiftool does not sync;
+    with `fsync`, every file and the folder are synced afterwards: proofwatch's durability."""
+
+    def run(paths: list[Path]) -> None:
+        command = [exiftool, "-q", "-q", "-all=", "-overwrite_original", *map(str, paths)]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        if fsync:
+            for path in paths:
+                with open(path, "rb") as fh:
+                    os.fsync(fh.fileno())
+            fsync_dir(paths[0].parent)
+
+    return run
 
 
 def median_ms(run: Callable[[], object], repeat: int = 15) -> float:
@@ -146,6 +172,17 @@ def median_ms(run: Callable[[], object], repeat: int = 15) -> float:
     return statistics.median(times) * 1000
 
 
+# (key, label); the order of the table.
+CONTENDERS = (
+    ("plain", "read, write, rename: the plain floor (no sync)"),
+    ("durable", "read, write, sync, rename via the command's writer: the durable floor"),
+    ("command", "`proofwatch strip FILE...` (in process)"),
+    ("exiftool", "`exiftool -all= -overwrite_original FILE...` (no sync)"),
+    ("exiftool+fsync", "exiftool, then fsync of each file and the folder"),
+    ("one-at-a-time", "one photo at a time, as the daemon strips (`strip_photo`)"),
+)
+
+
 @dataclass
 class Figures:
     file_mb: float
@@ -153,97 +190,66 @@ class Figures:
     rounds: int
     exif_source: str
     batch_ms: dict[str, float] = field(default_factory=dict)  # median per batch
-    file_ms: dict[str, float] = field(default_factory=dict)  # median per single file
     memory_ms: dict[str, float] = field(default_factory=dict)  # in memory, no I/O
 
 
 def run(count: int = 20, rounds: int = 7) -> Figures:
     data = photo()
     exiftool = exiftool_path()
-    per_file: dict[str, Callable[[Path], None]] = {
-        "floor": floor,
-        "strip": strip_only,
-        "proofwatch": proofwatch_strip(),
+    contenders: dict[str, Callable[[list[Path]], None]] = {
+        "plain": plain_floor,
+        "durable": durable_floor,
+        "command": command,
+        "one-at-a-time": one_at_a_time,
     }
-    batches: dict[str, list[float]] = {
-        name: [] for name in [*per_file, "command", "exiftool", "exiftool+fsync"]
-    }
-    singles: dict[str, list[float]] = {name: [] for name in per_file}
+    if exiftool is not None:
+        contenders["exiftool"] = exiftool_batch(exiftool, fsync=False)
+        contenders["exiftool+fsync"] = exiftool_batch(exiftool, fsync=True)
+    batches: dict[str, list[float]] = {name: [] for name in contenders}
     with tempfile.TemporaryDirectory(prefix="bench-strip-") as tmp:
         work = Path(tmp)
         for _ in range(rounds):
-            # Interleaved, so drift in the machine's load hits every contender alike.
-            for name, one in per_file.items():
+            # Interleaved, so drift in the machine's load hits every contender alike; the
+            # dirty pages of one contender are flushed before the next starts.
+            for name, contender in contenders.items():
                 paths = fresh_batch(work / name, data, count)
+                os.sync()
                 started = time.perf_counter()
-                for path in paths:
-                    t0 = time.perf_counter()
-                    one(path)
-                    singles[name].append(time.perf_counter() - t0)
+                contender(paths)
                 batches[name].append(time.perf_counter() - started)
-            paths = fresh_batch(work / "command", data, count)
-            started = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                assert cli.main(["strip", *map(str, paths)]) == 0
-            batches["command"].append(time.perf_counter() - started)
-            if exiftool is not None:
-                paths = fresh_batch(work / "exiftool", data, count)
-                command = [exiftool, "-q", "-q", "-all=", "-overwrite_original", *map(str, paths)]
-                started = time.perf_counter()
-                subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-                batches["exiftool"].append(time.perf_counter() - started)
-                # exiftool does not fsync; proofwatch does (a crash never leaves a photo
-                # half-written). The same durability, added after the fact:
-                for path in paths:
-                    with open(path, "rb") as fh:
-                        os.fsync(fh.fileno())
-                fsync_dir(paths[0].parent)
-                batches["exiftool+fsync"].append(time.perf_counter() - started)
-        for name in per_file:  # what each left behind
-            if name != "floor":
-                assert not read_metadata((work / name / "IMG_0000.jpg").read_bytes()).had_gps
+        for name in ("command", "one-at-a-time"):  # what each left behind
+            assert not read_metadata((work / name / "IMG_0000.jpg").read_bytes()).had_gps
     figures = Figures(len(data) / 1e6, count, rounds, camera_exif()[1])
     for name, values in batches.items():
-        if values:
-            figures.batch_ms[name] = statistics.median(values) * 1000
-    for name, values in singles.items():
-        figures.file_ms[name] = statistics.median(values) * 1000
+        figures.batch_ms[name] = statistics.median(values) * 1000
     figures.memory_ms["strip_bytes"] = median_ms(lambda: strip_bytes(data, 1))
     figures.memory_ms["read_metadata"] = median_ms(lambda: read_metadata(data))
     return figures
 
 
 def table(f: Figures) -> str:
-    floor_ms = f.batch_ms["floor"]
-    rows = [
-        ("read + write_atomic (the floor)", "floor"),
-        ("read + strip_bytes + write_atomic", "strip"),
-        ("one file at a time: + safe read, read_metadata (`strip_photo`)", "proofwatch"),
-        ("`proofwatch strip FILE...` (the command itself, in process)", "command"),
-        ("exiftool -all= -overwrite_original, one process (no fsync)", "exiftool"),
-        ("exiftool, then fsync of every file and the folder (same durability)", "exiftool+fsync"),
-    ]
     lines = [
         "## Strip",
         "",
         f"{f.count} files of {f.file_mb:.1f} MB each (12 MP JPEG, q{QUALITY}, with the "
         f"{f.exif_source}: GPS, MakerNote, thumbnail), fresh copies every round, median of "
-        f"{f.rounds} rounds. Per file: median single-file time (exiftool: batch / {f.count}).",
+        f"{f.rounds} rounds.",
         "",
-        "| contender | batch | per file | vs floor | vs exiftool |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| contender | batch | per file | vs plain floor | vs durable floor | vs exiftool |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    exiftool_ms = f.batch_ms.get("exiftool")
-    for label, key in rows:
+
+    def ratio(batch: float, key: str) -> str:
+        base = f.batch_ms.get(key)
+        return f"{batch / base:.2f}x" if base else "-"
+
+    for key, label in CONTENDERS:
         batch = f.batch_ms.get(key)
         if batch is None:
-            lines.append(f"| {label} | not available | | | |")
+            lines.append(f"| {label} | not available | | | | |")
             continue
-        each = f.file_ms.get(key, batch / f.count)
-        versus = f"{batch / exiftool_ms:.2f}x" if exiftool_ms else "-"
-        lines.append(
-            f"| {label} | {batch:.0f} ms | {each:.1f} ms | {batch / floor_ms:.2f}x | {versus} |"
-        )
+        ratios = " | ".join(ratio(batch, base) for base in ("plain", "durable", "exiftool"))
+        lines.append(f"| {label} | {batch:.0f} ms | {batch / f.count:.1f} ms | {ratios} |")
     memory = ", ".join(f"{name} {ms:.1f} ms" for name, ms in f.memory_ms.items())
     lines += ["", f"In memory, per file: {memory}."]
     return "\n".join(lines)

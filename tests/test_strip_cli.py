@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import stat
 from pathlib import Path
 
 import exifread
 import pytest
 
 from proofwatch import cli
+from proofwatch.atomic import Staged, is_temp_name
+from proofwatch.intake.reader import FileChanged
+from proofwatch.pipeline import stage_strip
 from proofwatch.samples import Camera, proof_jpeg
 
 
@@ -33,3 +37,54 @@ def test_strip_command_strips_in_place_and_reports_each_file(
 
     assert cli.main(["strip", str(photos[0])]) == 0  # a second strip has nothing to do
     assert "nothing to remove" in capsys.readouterr().out
+
+
+def camera_photo(seed: int) -> bytes:
+    return proof_jpeg(str(20000 + seed), seed=seed, size=(320, 240), camera=Camera())
+
+
+def test_a_long_batch_keeps_its_order_leaves_no_temp_file_and_does_each_file_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos = [tmp_path / f"IMG_{i:02d}.jpg" for i in range(12)]
+    for seed, photo in enumerate(photos):
+        photo.write_bytes(camera_photo(seed))
+    gone = tmp_path / "gone.jpg"
+    files = [*photos[:5], gone, photos[3], *photos[5:]]  # more than are ever in flight
+
+    assert cli.main(["strip", *map(str, files)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    expected = [*photos[:5], gone, *photos[5:]]  # the repeated photo is done once
+    assert [line.split(":")[0] for line in lines] == [str(f) for f in expected]
+    assert "not stripped: the file disappeared" in lines[5]
+    assert all("exif" in line for i, line in enumerate(lines) if i != 5)
+    assert sorted(tmp_path.iterdir()) == photos  # no temp file left behind
+    for photo in photos:
+        assert not exifread.process_file(io.BytesIO(photo.read_bytes()), details=False)
+
+
+def test_a_photo_that_changes_after_staging_is_left_as_it_now_is(tmp_path: Path) -> None:
+    photo = tmp_path / "IMG_0001.jpg"
+    photo.write_bytes(camera_photo(1))
+    _meta, _result, pending = stage_strip(photo, 1 << 20)
+    assert pending is not None and pending.staged.tmp.is_file()
+    newer = camera_photo(2)  # the uploader rewrote it meanwhile
+    photo.write_bytes(newer)
+
+    with pytest.raises(FileChanged, match="changed while it was being stripped"):
+        pending.commit()
+    assert photo.read_bytes() == newer
+    assert list(tmp_path.iterdir()) == [photo]
+
+
+def test_a_staged_write_is_invisible_until_committed(tmp_path: Path) -> None:
+    target = tmp_path / "photo.jpg"
+    target.write_bytes(b"old")
+    staged = Staged(target, b"new", mode=0o640)
+    assert target.read_bytes() == b"old" and is_temp_name(staged.tmp.name)
+    staged.commit(sync_folder=False)
+    assert target.read_bytes() == b"new" and stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert list(tmp_path.iterdir()) == [target]
+
+    Staged(target, b"newer").discard()
+    assert target.read_bytes() == b"new" and list(tmp_path.iterdir()) == [target]

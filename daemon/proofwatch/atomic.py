@@ -20,25 +20,55 @@ def temp_path_for(path: Path) -> Path:
     return path.with_name(f"{TEMP_MARKER}{secrets.token_hex(4)}-{path.name}"[:255])
 
 
+class Staged:
+    """New bytes for `path`, written to a temp file beside it, not yet synced or in place.
+
+    Staging and committing apart let a batch keep the disk busy with one file while the
+    next is being parsed; `write_atomic` does both at once.
+    """
+
+    def __init__(self, path: Path, data: bytes, mode: int | None = None) -> None:
+        self.path = path
+        self.tmp = temp_path_for(path)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        self._fd = os.open(self.tmp, flags, 0o600 if mode is None else mode & 0o7777)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            if mode is not None:
+                os.fchmod(self._fd, mode & 0o7777)
+        except BaseException:
+            self.discard()
+            raise
+
+    def commit(self, sync_folder: bool = True) -> None:
+        """Sync the bytes, then rename them over `path`. Without `sync_folder` the caller
+        syncs the folder itself (once for a whole batch) before calling the work done."""
+        try:
+            # fdatasync: the data and what reading it back needs (its size), not the times.
+            os.fdatasync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        if sync_folder:
+            fsync_dir(self.path.parent)
+
+    def discard(self) -> None:
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp)
+
+
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
     """Write `data` to `path` through a temp file in the same folder, sync, then rename."""
-    tmp = temp_path_for(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(tmp, flags, 0o600 if mode is None else mode & 0o7777)
-    try:
-        with os.fdopen(fd, "wb", closefd=True) as fh:
-            fh.write(data)
-            fh.flush()
-            if mode is not None:
-                os.fchmod(fh.fileno(), mode & 0o7777)
-            # fdatasync: the data and what reading it back needs (its size), not the times.
-            os.fdatasync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
+    Staged(path, data, mode).commit()
 
 
 def fsync_dir(folder: Path) -> None:

@@ -212,28 +212,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_strip(args: argparse.Namespace) -> int:
-    from .intake.reader import FileChanged, Rejected
-    from .pipeline import strip_photo
-    from .strip import StripError
+    from .batch_strip import strip_files
     from .units import parse_size
 
-    max_size = parse_size(args.max_size)
-
-    def strip_one(path: Path) -> tuple[bool, str]:
-        """Whether the file was stripped, and the line that says so."""
-        try:
-            meta, result = strip_photo(path, max_size)
-        except (Rejected, StripError, FileChanged) as exc:
-            return False, f"{path}: not stripped: {exc}"
-        removed = sorted(set(result.removed) | set(meta.found))
-        what = ", ".join(removed) if removed else "nothing to remove"
-        return True, f"{path}: {what} ({result.format}, {result.method})"
-
     failed = 0
-    for path in args.files:
-        stripped, line = strip_one(path)
+    for stripped, line in strip_files(args.files, parse_size(args.max_size)):
         failed += not stripped
-        print(line)
+        print(line, flush=True)
     return EXIT_NOT_PASS if failed else EXIT_OK
 
 

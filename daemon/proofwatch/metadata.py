@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +86,31 @@ def _exifread(data: bytes) -> dict[str, Any]:
         return {}
 
 
+def _tag_field(tiff: bytes, order: str, ifd: int, tag: int) -> int | None:
+    """The value-or-offset field of `tag` in the IFD at offset `ifd`, None when absent."""
+    (count,) = struct.unpack_from(order + "H", tiff, ifd)
+    entry = order + "HHII"  # tag, type, count, value or offset: 12 bytes
+    for index in range(count):
+        entry_tag, _kind, _count, value = struct.unpack_from(entry, tiff, ifd + 2 + 12 * index)
+        if entry_tag == tag:
+            return int(value)
+    return None
+
+
+def has_maker_note(tiff: bytes) -> bool:
+    """Whether the Exif IFD of a TIFF structure lists a MakerNote. A few struct reads where
+    Pillow's getexif would decode every tag (half a millisecond per photo)."""
+    order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if order is None:
+        return False
+    try:
+        (ifd0,) = struct.unpack_from(order + "I", tiff, 4)
+        exif_ifd = _tag_field(tiff, order, ifd0, _EXIF_IFD)
+        return exif_ifd is not None and _tag_field(tiff, order, exif_ifd, _MAKER_NOTE) is not None
+    except struct.error:  # an offset past the end: a broken block holds no MakerNote
+        return False
+
+
 def _pillow_view(data: bytes) -> tuple[bytes | None, bool]:
     """The raw Exif block as Pillow finds it, and whether it holds a MakerNote.
 
@@ -94,12 +120,13 @@ def _pillow_view(data: bytes) -> tuple[bytes | None, bool]:
     try:
         with open_lazy(data) as image:
             raw = image.info.get("exif")
-            makernote = _MAKER_NOTE in image.getexif().get_ifd(_EXIF_IFD)
     except Exception:
         return None, False
     if isinstance(raw, bytes) and raw.startswith(b"Exif\x00\x00"):
         raw = raw[6:]
-    return (raw if isinstance(raw, bytes) and raw[:2] in (b"II", b"MM") else None), makernote
+    if not isinstance(raw, bytes) or raw[:2] not in (b"II", b"MM"):
+        return None, False
+    return raw, has_maker_note(raw)
 
 
 def read_metadata(data: bytes) -> PhotoMetadata:

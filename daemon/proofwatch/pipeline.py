@@ -18,13 +18,13 @@ from pathlib import Path
 import imagehash
 from PIL import Image
 
-from .atomic import write_atomic
+from .atomic import Staged, write_atomic
 from .config import Config
 from .engines import EngineError, EngineSet, EngineUnavailable, Question, Reading
 from .engines.image import ImageRejected, open_checked, upright_copy
 from .engines.router import plan
 from .intake.names import REQUEST_SUFFIX
-from .intake.reader import FileChanged, Rejected, read_photo, unchanged_since
+from .intake.reader import FileChanged, Rejected, Snapshot, read_photo, unchanged_since
 from .metadata import PhotoMetadata, read_metadata
 from .rules.decide import Facts, RuleResult, decide
 from .rules.loader import RequestError, RuleSet, parse_request
@@ -52,13 +52,29 @@ class Options:
     record: bool = True  # remember the photo (and its metadata facts) in the state store
 
 
-def strip_photo(
+@dataclass
+class PendingStrip:
+    """A stripped photo written beside the original, waiting to take its place."""
+
+    path: Path
+    snapshot: Snapshot
+    staged: Staged
+
+    def commit(self, sync_folder: bool = True) -> None:
+        if not unchanged_since(self.path, self.snapshot):
+            self.staged.discard()
+            raise FileChanged(f"{self.path.name} changed while it was being stripped")
+        self.staged.commit(sync_folder)
+
+
+def stage_strip(
     path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
-) -> tuple[PhotoMetadata, StripResult]:
-    """Read the facts to keep, then strip; in place means atomically, before anyone reads it.
+) -> tuple[PhotoMetadata, StripResult, PendingStrip | None]:
+    """Read the facts to keep, strip, and (in place) write the result beside the photo.
 
     With a state store the facts are kept by the stripped file's hash before the file is
-    replaced, and recalled when the same bytes come back with nothing left to read.
+    replaced, and recalled when the same bytes come back with nothing left to read. The
+    pending replacement is None when nothing changes or the photo is not to be touched.
     """
     data, snapshot, mode = read_photo(path, max_size)
     meta = read_metadata(data)
@@ -71,10 +87,19 @@ def strip_photo(
             stripped = dataclasses.replace(stripped, removed=removed)
         elif in_place:
             facts.remember_facts(digest, meta, stripped.removed)
+    pending = None
     if in_place and stripped.data != data:
-        if not unchanged_since(path, snapshot):
-            raise FileChanged(f"{path.name} changed while it was being stripped")
-        write_atomic(path, stripped.data, mode=mode)
+        pending = PendingStrip(path, snapshot, Staged(path, stripped.data, mode=mode))
+    return meta, stripped, pending
+
+
+def strip_photo(
+    path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
+) -> tuple[PhotoMetadata, StripResult]:
+    """stage_strip, then the replacement at once: atomically, before anyone reads it."""
+    meta, stripped, pending = stage_strip(path, max_size, in_place, facts)
+    if pending is not None:
+        pending.commit()
     return meta, stripped
 
 

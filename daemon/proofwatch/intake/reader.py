@@ -76,20 +76,24 @@ def read_photo(path: Path, max_size: int) -> tuple[bytes, Snapshot, int]:
         problem = describe_non_regular(st.st_mode)
         if problem or (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino):
             raise Rejected(problem or "the file was replaced while it was being opened")
+        # One read of the expected size (plus one byte, to notice growth) is the common
+        # case; the loop only goes on for a file that is still being written.
         chunks = []
         remaining = max_size + 1
+        want = min(remaining, st.st_size + 1)
         while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
+            chunk = os.read(fd, want)
             if not chunk:
                 break
             chunks.append(chunk)
             remaining -= len(chunk)
+            want = min(remaining, 1 << 20)
     except OSError as exc:
         raise Rejected(f"the file cannot be read ({exc.strerror})") from None
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
-    data = b"".join(chunks)
+    data = b"".join(chunks)  # a single chunk is returned as it is, not copied
     if len(data) > max_size:
         raise Rejected(f"the file grew past the limit of {max_size} bytes while being read")
     if not data:

@@ -1,0 +1,81 @@
+"""`proofwatch strip FILE...`: many photos stripped in place, with the disk kept busy.
+
+Each photo is read, parsed and written beside itself in the calling thread, while a second
+thread waits for the disk to take the previous one and renames it into place. Each folder
+is synced once, at the end. A photo is never replaced by bytes that are not on disk yet,
+so a crash midway leaves every photo whole: stripped or untouched (plus at most a few temp
+files, which the daemon's start-up sweep removes).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from .atomic import fsync_dir
+from .intake.reader import FileChanged, Rejected
+from .pipeline import PendingStrip, stage_strip
+from .strip import StripError
+
+# Photos staged and waiting for the disk: enough to overlap parsing with syncing, few
+# enough that memory and temp files stay small.
+IN_FLIGHT = 3
+
+Outcome = tuple[bool, str]  # whether the photo was stripped, and the line that says so
+# Reads a photo and writes what replaces it beside it: the replacement (None for nothing
+# to replace) and the outcome so far.
+Stage = Callable[[Path], tuple[PendingStrip | None, Outcome]]
+
+
+def _not_stripped(path: Path, exc: Exception) -> Outcome:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return False, f"{path}: not stripped: {reason}"
+
+
+def _stage(path: Path, max_size: int) -> tuple[PendingStrip | None, Outcome]:
+    try:
+        meta, result, pending = stage_strip(path, max_size)
+    except (Rejected, StripError, FileChanged, OSError) as exc:
+        return None, _not_stripped(path, exc)
+    removed = sorted(set(result.removed) | set(meta.found))
+    what = ", ".join(removed) if removed else "nothing to remove"
+    return pending, (True, f"{path}: {what} ({result.format}, {result.method})")
+
+
+def _commit(pending: PendingStrip | None, staged: Outcome) -> Outcome:
+    if pending is None:
+        return staged
+    try:
+        pending.commit(sync_folder=False)
+    except (FileChanged, OSError) as exc:
+        return _not_stripped(pending.path, exc)
+    return staged
+
+
+def strip_files(paths: Iterable[Path], max_size: int) -> Iterator[Outcome]:
+    """Strip each distinct path in place; yield its outcome, in order, once it is done."""
+    return commit_overlapped(paths, functools.partial(_stage, max_size=max_size))
+
+
+def commit_overlapped(paths: Iterable[Path], stage: Stage) -> Iterator[Outcome]:
+    """Stage each distinct path here while earlier ones are committed in a second thread;
+    yield the outcomes in order. (The same file twice would race with itself: done once.)"""
+    folders: set[Path] = set()
+    waiting: deque[Future[Outcome]] = deque()
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="strip-commit") as committer:
+            for path in dict.fromkeys(paths):
+                pending, outcome = stage(path)
+                if pending is not None:
+                    folders.add(path.parent)
+                waiting.append(committer.submit(_commit, pending, outcome))
+                while len(waiting) > IN_FLIGHT or (waiting and waiting[0].done()):
+                    yield waiting.popleft().result()
+            while waiting:
+                yield waiting.popleft().result()
+    finally:
+        for folder in folders:
+            fsync_dir(folder)
