@@ -96,11 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     strip = commands.add_parser(
         "strip", help="remove all metadata from files in place",
         description="Remove every piece of metadata (GPS, EXIF, XMP, IPTC, MakerNotes, "
-        "thumbnails, trailers) from each FILE in place, atomically, keeping the pixels. "
-        "Prints what was removed. Exit 1 if any file could not be stripped.",
+        "thumbnails, trailers) from each FILE in place, atomically, keeping the pixels: a "
+        "file is replaced only once its stripped bytes are on disk, so a crash leaves it "
+        "whole. Prints what was removed, file by file, in order. Exit 1 if any file could "
+        "not be stripped.",
     )  # fmt: skip
     strip.set_defaults(handler=cmd_strip)
-    strip.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    strip.add_argument(
+        "files", type=Path, nargs="+", metavar="FILE",
+        help="a JPEG, MPO, PNG, WebP or HEIC/HEIF photo; other files are refused, untouched",
+    )  # fmt: skip
     strip.add_argument(
         "--max-size", default="50MB", metavar="SIZE",
         help="refuse larger files (default: 50MB)",
