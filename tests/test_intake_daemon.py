@@ -260,6 +260,10 @@ def test_a_request_arriving_just_after_its_photo_is_waited_for(
     drop_photo(daemon.watch, "late.jpg.request.json", json.dumps(request).encode())
     verdict = daemon.wait_for_verdict(photo)
     assert verdict["request_id"] == "late-1" and verdict["status"] == "pass", verdict
+    # The wait is reported on its own, not as the model's time.
+    timings = verdict["timings_ms"]
+    assert set(timings) == {"strip", "request", "model", "total"}
+    assert timings["strip"] + timings["request"] + timings["model"] <= timings["total"] + 2
 
 
 def test_sigterm_mid_photo_exits_0_and_the_next_start_finishes_it(

@@ -202,6 +202,8 @@ class Pipeline:
                 rule.needs_request for rule in self._select(relative, Request())[0]
             )
             request = self._load_request(photo, wait)
+        # Apart from the model's time: waiting for a late request sidecar can take seconds.
+        verdict.timings_ms["request"] = timer.lap()
         verdict.request_id = request.id
         rules, unknown = self._select(relative, request)
         needs_model = any(rule.asks_model for rule in rules)
