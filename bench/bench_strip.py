@@ -7,11 +7,12 @@ fresh copies for every round and every contender, each contender timed on the wh
 - plain floor: read, write a temp file, rename; nothing synced (the issue's floor);
 - durable floor: the same bytes through the command's own writer (fdatasync before each
   rename, folder synced once): what crash-safety costs, with no stripping;
-- command: `proofwatch strip FILE...`, in process;
+- command: `proofwatch strip FILE...`, in process, and as a new process (Python's start
+  and imports included, as exiftool's figure includes Perl's);
 - exiftool: one `exiftool -all= -overwrite_original` process for the whole batch (its best
   case), without and with an fsync of every file afterwards. It is installed from Debian
   when missing and we are root;
-- one at a time: `pipeline.strip_photo` per photo, as the daemon strips.
+- one at a time: `in_place.strip_photo` per photo, as the daemon strips.
 
 strip_bytes and read_metadata are also timed alone, in memory, to show where CPU goes.
 The page cache is flushed (os.sync) before each contender so none pays for another's
@@ -44,9 +45,9 @@ from PIL import Image  # noqa: E402
 from proofwatch import cli  # noqa: E402
 from proofwatch.atomic import Staged, fsync_dir  # noqa: E402
 from proofwatch.batch_strip import commit_overlapped  # noqa: E402
+from proofwatch.in_place import PendingStrip, strip_photo  # noqa: E402
 from proofwatch.intake.reader import read_photo  # noqa: E402
 from proofwatch.metadata import read_metadata  # noqa: E402
-from proofwatch.pipeline import PendingStrip, strip_photo  # noqa: E402
 from proofwatch.strip import strip_bytes  # noqa: E402
 
 CORPUS_PHOTO = HERE.parent.parent / "shared" / "corpus" / "camera" / "DSCN0010.jpg"
@@ -141,6 +142,14 @@ def command(paths: list[Path]) -> None:
         assert cli.main(["strip", *map(str, paths)]) == 0
 
 
+def command_process(paths: list[Path]) -> None:
+    """`proofwatch strip FILE...` as a user runs it: a new process, Python's start and the
+    imports included, as exiftool's row includes Perl's."""
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "daemon")}
+    strip = [sys.executable, "-m", "proofwatch", "strip", *map(str, paths)]
+    subprocess.run(strip, check=True, stdout=subprocess.DEVNULL, env=env)
+
+
 def one_at_a_time(paths: list[Path]) -> None:
     """As the daemon strips: each photo synced and its folder synced before the next."""
     for path in paths:
@@ -177,6 +186,7 @@ CONTENDERS = (
     ("plain", "read, write, rename: the plain floor (no sync)"),
     ("durable", "read, write, sync, rename via the command's writer: the durable floor"),
     ("command", "`proofwatch strip FILE...` (in process)"),
+    ("process", "`proofwatch strip FILE...` (a new process, as a user runs it)"),
     ("exiftool", "`exiftool -all= -overwrite_original FILE...` (no sync)"),
     ("exiftool+fsync", "exiftool, then fsync of each file and the folder"),
     ("one-at-a-time", "one photo at a time, as the daemon strips (`strip_photo`)"),
@@ -200,6 +210,7 @@ def run(count: int = 20, rounds: int = 7) -> Figures:
         "plain": plain_floor,
         "durable": durable_floor,
         "command": command,
+        "process": command_process,
         "one-at-a-time": one_at_a_time,
     }
     if exiftool is not None:
@@ -217,7 +228,7 @@ def run(count: int = 20, rounds: int = 7) -> Figures:
                 started = time.perf_counter()
                 contender(paths)
                 batches[name].append(time.perf_counter() - started)
-        for name in ("command", "one-at-a-time"):  # what each left behind
+        for name in ("command", "process", "one-at-a-time"):  # what each left behind
             assert not read_metadata((work / name / "IMG_0000.jpg").read_bytes()).had_gps
     figures = Figures(len(data) / 1e6, count, rounds, camera_exif()[1])
     for name, values in batches.items():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import exifread
@@ -11,8 +13,8 @@ import pytest
 
 from proofwatch import cli
 from proofwatch.atomic import Staged, is_temp_name
+from proofwatch.in_place import stage_strip
 from proofwatch.intake.reader import FileChanged
-from proofwatch.pipeline import stage_strip
 from proofwatch.samples import Camera, proof_jpeg
 
 
@@ -88,3 +90,32 @@ def test_a_staged_write_is_invisible_until_committed(tmp_path: Path) -> None:
 
     Staged(target, b"newer").discard()
     assert target.read_bytes() == b"new" and list(tmp_path.iterdir()) == [target]
+
+
+def test_the_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--help"])
+    assert exited.value.code == 0
+    listed = capsys.readouterr().out
+    for command in ("run", "check", "strip", "status", "rules", "config", "backfill"):
+        assert f"    {command} " in listed or f"    {command}\n" in listed, command
+
+
+def test_a_strip_run_loads_neither_the_command_groups_nor_the_heif_plugin(tmp_path: Path) -> None:
+    """A one-off `proofwatch strip` starts as fast as it can: what it never needs is not
+    imported (in a fresh interpreter, so nothing this test process loaded counts)."""
+    photo = tmp_path / "IMG_0001.jpg"
+    photo.write_bytes(camera_photo(1))
+    probe = (
+        "import sys; from proofwatch import cli; "
+        f"assert cli.main(['strip', {str(photo)!r}]) == 0; "
+        "print(sorted(m for m in sys.modules if m.startswith(('pillow_heif', 'proofwatch.'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.splitlines()[-1]
+    for absent in ("pillow_heif", "proofwatch.backfill", "proofwatch.rules.commands",
+                   "proofwatch.state", "proofwatch.pipeline"):  # fmt: skip
+        assert f"'{absent}'" not in loaded, loaded
+    assert "'proofwatch.batch_strip'" in loaded  # the probe really ran the strip
+    assert not exifread.process_file(io.BytesIO(photo.read_bytes()), details=False)

@@ -16,8 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from .atomic import fsync_dir
+from .in_place import PendingStrip, stage_strip
 from .intake.reader import FileChanged, Rejected
-from .pipeline import PendingStrip, stage_strip
 from .strip import StripError
 
 # Photos staged and waiting for the disk: enough to overlap parsing with syncing, few

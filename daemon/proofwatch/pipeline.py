@@ -5,8 +5,6 @@ The same code path serves the daemon, `proofwatch check` and `proofwatch backfil
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import logging
 import threading
@@ -18,20 +16,20 @@ from pathlib import Path
 import imagehash
 from PIL import Image
 
-from .atomic import Staged, write_atomic
 from .config import Config
 from .engines import EngineError, EngineSet, EngineUnavailable, Question, Reading
 from .engines.image import ImageRejected, open_checked, upright_copy
 from .engines.router import plan
+from .in_place import quarantine, strip_photo
 from .intake.names import REQUEST_SUFFIX
-from .intake.reader import FileChanged, Rejected, Snapshot, read_photo, unchanged_since
-from .metadata import PhotoMetadata, read_metadata
+from .intake.reader import FileChanged, Rejected
+from .metadata import PhotoMetadata
 from .rules.decide import Facts, RuleResult, decide
 from .rules.loader import RequestError, RuleSet, parse_request
 from .rules.model import Request, Rule
 from .state import StateStore
 from .status import Status
-from .strip import StripError, StripResult, strip_bytes
+from .strip import StripError
 from .verdict import (
     QUARANTINED,
     Verdict,
@@ -50,79 +48,6 @@ class Options:
     modify: bool = True  # strip the file in place (the daemon); False for `check`
     wait_for_request: bool = True  # give a late request sidecar request_wait to arrive
     record: bool = True  # remember the photo (and its metadata facts) in the state store
-
-
-@dataclass
-class PendingStrip:
-    """A stripped photo written beside the original, waiting to take its place."""
-
-    path: Path
-    snapshot: Snapshot
-    staged: Staged
-
-    def commit(self, sync_folder: bool = True) -> None:
-        if not unchanged_since(self.path, self.snapshot):
-            self.staged.discard()
-            raise FileChanged(f"{self.path.name} changed while it was being stripped")
-        self.staged.commit(sync_folder)
-
-
-def stage_strip(
-    path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
-) -> tuple[PhotoMetadata, StripResult, PendingStrip | None]:
-    """Read the facts to keep, strip, and (in place) write the result beside the photo.
-
-    With a state store the facts are kept by the stripped file's hash before the file is
-    replaced, and recalled when the same bytes come back with nothing left to read. The
-    pending replacement is None when nothing changes or the photo is not to be touched.
-    """
-    data, snapshot, mode = read_photo(path, max_size)
-    meta = read_metadata(data)
-    stripped = strip_bytes(data, meta.orientation)
-    if facts is not None:
-        digest = stripped.sha256
-        recalled = facts.recall_facts(digest) if stripped.data == data and meta.is_empty else None
-        if recalled is not None:
-            meta, removed = recalled
-            stripped = dataclasses.replace(stripped, removed=removed)
-        elif in_place:
-            facts.remember_facts(digest, meta, stripped.removed)
-    pending = None
-    if in_place and stripped.data != data:
-        pending = PendingStrip(path, snapshot, Staged(path, stripped.data, mode=mode))
-    return meta, stripped, pending
-
-
-def strip_photo(
-    path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
-) -> tuple[PhotoMetadata, StripResult]:
-    """stage_strip, then the replacement at once: atomically, before anyone reads it."""
-    meta, stripped, pending = stage_strip(path, max_size, in_place, facts)
-    if pending is not None:
-        pending.commit()
-    return meta, stripped
-
-
-def quarantine(path: Path, max_size: int, state_dir: Path) -> PhotoMetadata | None:
-    """Move `path` to state_dir/quarantine when it holds metadata; what it held, or None
-    when it was left where it is (nothing to hide, unreadable, or changed meanwhile)."""
-    try:
-        data, snapshot, _mode = read_photo(path, max_size)
-    except Rejected:
-        return None
-    meta = read_metadata(data)
-    if meta.is_empty:
-        return None
-    folder = state_dir / "quarantine"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    kept = folder / f"{hashlib.sha256(data).hexdigest()[:16]}-{path.name}"[:255]
-    write_atomic(kept, data, mode=0o600)
-    if not unchanged_since(path, snapshot):
-        kept.unlink()
-        raise FileChanged(f"{path.name} changed while it was being moved to quarantine")
-    path.unlink()
-    log.warning("%s could not be stripped and held metadata: moved to %s", path.name, kept)
-    return meta
 
 
 class Pipeline:

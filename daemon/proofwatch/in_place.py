@@ -1,0 +1,99 @@
+"""A photo file stripped where it lies: read without trusting it, the facts to keep read,
+the stripped bytes written beside it and renamed over it once they are on disk.
+
+Split in two (stage, then commit) so that `proofwatch strip` can parse one photo while the
+last one is being synced; the daemon does both at once (`strip_photo`). A photo that cannot
+be stripped but holds metadata is moved out of reach instead (`quarantine`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .atomic import Staged, write_atomic
+from .intake.reader import FileChanged, Rejected, Snapshot, read_photo, unchanged_since
+from .metadata import PhotoMetadata, read_metadata
+from .strip import StripResult, strip_bytes
+
+if TYPE_CHECKING:  # sqlite3 is only needed where a store is passed in
+    from .state import StateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PendingStrip:
+    """A stripped photo written beside the original, waiting to take its place."""
+
+    path: Path
+    snapshot: Snapshot
+    staged: Staged
+
+    def commit(self, sync_folder: bool = True) -> None:
+        if not unchanged_since(self.path, self.snapshot):
+            self.staged.discard()
+            raise FileChanged(f"{self.path.name} changed while it was being stripped")
+        self.staged.commit(sync_folder)
+
+
+def stage_strip(
+    path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
+) -> tuple[PhotoMetadata, StripResult, PendingStrip | None]:
+    """Read the facts to keep, strip, and (in place) write the result beside the photo.
+
+    With a state store the facts are kept by the stripped file's hash before the file is
+    replaced, and recalled when the same bytes come back with nothing left to read. The
+    pending replacement is None when nothing changes or the photo is not to be touched.
+    """
+    data, snapshot, mode = read_photo(path, max_size)
+    meta = read_metadata(data)
+    stripped = strip_bytes(data, meta.orientation)
+    if facts is not None:
+        digest = stripped.sha256
+        recalled = facts.recall_facts(digest) if stripped.data == data and meta.is_empty else None
+        if recalled is not None:
+            meta, removed = recalled
+            stripped = dataclasses.replace(stripped, removed=removed)
+        elif in_place:
+            facts.remember_facts(digest, meta, stripped.removed)
+    pending = None
+    if in_place and stripped.data != data:
+        pending = PendingStrip(path, snapshot, Staged(path, stripped.data, mode=mode))
+    return meta, stripped, pending
+
+
+def strip_photo(
+    path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
+) -> tuple[PhotoMetadata, StripResult]:
+    """stage_strip, then the replacement at once: atomically, before anyone reads it."""
+    meta, stripped, pending = stage_strip(path, max_size, in_place, facts)
+    if pending is not None:
+        pending.commit()
+    return meta, stripped
+
+
+def quarantine(path: Path, max_size: int, state_dir: Path) -> PhotoMetadata | None:
+    """Move `path` to state_dir/quarantine when it holds metadata; what it held, or None
+    when it was left where it is (nothing to hide, unreadable, or changed meanwhile)."""
+    try:
+        data, snapshot, _mode = read_photo(path, max_size)
+    except Rejected:
+        return None
+    meta = read_metadata(data)
+    if meta.is_empty:
+        return None
+    folder = state_dir / "quarantine"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    kept = folder / f"{hashlib.sha256(data).hexdigest()[:16]}-{path.name}"[:255]
+    write_atomic(kept, data, mode=0o600)
+    if not unchanged_since(path, snapshot):
+        kept.unlink()
+        raise FileChanged(f"{path.name} changed while it was being moved to quarantine")
+    path.unlink()
+    log.warning("%s could not be stripped and held metadata: moved to %s", path.name, kept)
+    return meta
