@@ -145,7 +145,10 @@ def command(paths: list[Path]) -> None:
 def command_process(paths: list[Path]) -> None:
     """`proofwatch strip FILE...` as a user runs it: a new process, Python's start and the
     imports included, as exiftool's row includes Perl's."""
+    # Compiled modules are cached as on any installed system (a CI or sandbox environment
+    # may forbid writing them, which would add compiling every module to every start).
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "daemon")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     strip = [sys.executable, "-m", "proofwatch", "strip", *map(str, paths)]
     subprocess.run(strip, check=True, stdout=subprocess.DEVNULL, env=env)
 
