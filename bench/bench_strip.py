@@ -87,24 +87,29 @@ def photo() -> bytes:
     return plain[:2] + app1 + plain[2:]
 
 
-def exiftool_path() -> str | None:
-    """exiftool, installed from Debian for the benchmark only when missing and we are root."""
-    found = shutil.which("exiftool")
+def debian_tool(command: str, package: str) -> str | None:
+    """A tool the benchmarks compare against, installed from Debian for the benchmark only
+    when missing and we are root; None when it cannot be had."""
+    found = shutil.which(command)
     if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-qq", "libimage-exiftool-perl"]
-        for command in (install, ["apt-get", "update", "-qq"], install):
+        install = ["apt-get", "install", "-y", "-qq", package]
+        for step in (install, ["apt-get", "update", "-qq"], install):
             try:
                 done = subprocess.run(
-                    command, env=env, check=False, timeout=600,
+                    step, env=env, check=False, timeout=600,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
             except (OSError, subprocess.SubprocessError):
                 break
-            if command is install and done.returncode == 0:
+            if step is install and done.returncode == 0:
                 break
-        found = shutil.which("exiftool")
+        found = shutil.which(command)
     return found
+
+
+def exiftool_path() -> str | None:
+    return debian_tool("exiftool", "libimage-exiftool-perl")
 
 
 def fresh_batch(folder: Path, data: bytes, count: int) -> list[Path]:
