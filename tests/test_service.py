@@ -14,6 +14,7 @@ from daemon_process import clean_env, drop_photo, start_daemon, wait_until
 from notify_socket import notify_socket
 from ollama_server import FakeOllama
 from proofwatch.service.logs import printable
+from proofwatch.service.status_file import read_status
 from test_intake_daemon import PRESENCE_RULES, config_for, small_photo
 
 
@@ -119,6 +120,20 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(
         assert "stabilty_delay" in status["last_errors"][-1]["reason"]
         text = status_of(daemon.state).stdout
         assert "1 pass" in text and "running" in text and "stabilty_delay" in text
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_the_ocr_model_is_loaded_at_start_not_by_the_first_photo(tmp_path: Path) -> None:
+    daemon = start_daemon(tmp_path, config_body='engine = "ocr"\n')
+    try:
+
+        def model_state() -> str:
+            shown = read_status(daemon.state) or {"model": {"state": "no status file yet"}}
+            return str(shown["model"]["state"])
+
+        daemon.wait(lambda: model_state() == "embedded OCR, ready", "OCR never loaded", 60)
+        assert not any(daemon.watch.iterdir())  # no photo asked for it
     finally:
         assert daemon.stop() == 0
 

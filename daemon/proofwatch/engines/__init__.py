@@ -12,6 +12,7 @@ from .base import Engine, EngineError, EngineUnavailable, Question, Reading
 
 if TYPE_CHECKING:
     # router imports the rules, which import engines.base: keep this package light.
+    from .ocr import OcrEngine
     from .ollama import Health, OllamaEngine
     from .router import Availability
 
@@ -41,11 +42,16 @@ class EngineSet:
                 config.ollama, stop, wait_when_down=self.mode == "ollama", on_health=self._record
             )
         self._ocr_config = config.ocr
-        self._ocr: Engine | None = None
+        self._ocr: OcrEngine | None = None
         self._ocr_lock = threading.Lock()
 
-    def ocr(self) -> Engine:
-        """The OCR engine, loaded on first use (its model takes a second to load)."""
+    @property
+    def ocr_ready(self) -> bool:
+        """The OCR model is loaded: a photo that needs it does not wait for it."""
+        return self._ocr is not None and self._ocr.loaded
+
+    def ocr(self) -> OcrEngine:
+        """The OCR engine; its model loads on first use (about a second) or by `load()`."""
         with self._ocr_lock:
             if self._ocr is None:
                 from .ocr import OcrEngine

@@ -166,7 +166,7 @@ class Daemon:
         health = self.engines.check_ollama()
         if self.engines.mode != "ollama" and (health is None or not health.model_ready):
             try:
-                self.engines.ocr()
+                self.engines.ocr().load()
             except Exception as exc:
                 log.error("the OCR engine cannot be loaded: %s", exc)
 
@@ -277,7 +277,7 @@ class Daemon:
 
     def _model_state(self) -> tuple[str, str]:
         if self.engines.mode == "ocr":
-            return "ocr", "embedded OCR"
+            return "ocr", "embedded OCR, " + ("ready" if self.engines.ocr_ready else "loading")
         problem = self.engines.ollama_problem()
         assert self.engines.ollama is not None
         engine = f"ollama {self.engines.ollama.config.model}"
