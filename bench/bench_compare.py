@@ -101,6 +101,7 @@ def run() -> tuple[dict[str, Tally], str]:
         contenders["mat2 --inplace"] = [mat2, "--inplace"]
         versions += f", {version([mat2, '--version'])}"
     env = {**os.environ, "PYTHONPATH": str(HERE.parent / "daemon")}
+    before = {original: pixels(original) for original in photos}  # decoded once, not per tool
     tallies: dict[str, Tally] = {}
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
         for name, command in contenders.items():
@@ -116,7 +117,7 @@ def run() -> tuple[dict[str, Tally], str]:
                 left = [tag for tag in metadata_left(exiftool, copy) if ORIENTATION not in tag]
                 if left:
                     tally.tags_left[key] = left
-                (stored, shown), (stored_before, shown_before) = pixels(copy), pixels(original)
+                (stored, shown), (stored_before, shown_before) = pixels(copy), before[original]
                 tally.same_pixels += stored == stored_before
                 tally.upright += shown == shown_before
                 copy.unlink()

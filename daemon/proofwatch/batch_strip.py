@@ -45,14 +45,15 @@ def _stage(path: Path, max_size: int) -> tuple[PendingStrip | None, Outcome]:
     return pending, (True, f"{path}: {what} ({result.format}, {result.method})")
 
 
-def _commit(pending: PendingStrip | None, staged: Outcome) -> Outcome:
+def _commit(pending: PendingStrip | None, outcome: Outcome) -> Outcome:
+    """Put the staged photo in place; the outcome staging gave, unless that fails."""
     if pending is None:
-        return staged
+        return outcome
     try:
         pending.commit(sync_folder=False)
     except (FileChanged, OSError) as exc:
         return _not_stripped(pending.path, exc)
-    return staged
+    return outcome
 
 
 def strip_files(paths: Iterable[Path], max_size: int) -> Iterator[Outcome]:

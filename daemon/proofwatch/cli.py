@@ -78,14 +78,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"proofwatch {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    # A one-off `proofwatch strip` should start fast: given a core command, only its own
-    # parser is built, so nothing the others need (config, rules, backfill) is imported.
-    for name, add in CORE_COMMANDS.items():
-        if command not in CORE_COMMANDS or name == command:
-            add(commands)
-
     if command in CORE_COMMANDS:
+        # A one-off `proofwatch strip` should start fast: only its own parser is built, so
+        # nothing the others need (config, rules, backfill) is imported.
+        CORE_COMMANDS[command](commands)
         return parser
+    for add in CORE_COMMANDS.values():
+        add(commands)
     # Command groups that live beside what they operate on.
     from . import backfill, config_commands
     from .rules import commands as rules_commands
