@@ -1,0 +1,235 @@
+"""Accuracy of a reader on realistic proof photos, decided by the shipped rules.
+
+Run standalone (`.venv/bin/python bench/bench_handwriting.py --split tune --n 40`) or
+through bench/run.py, which calls `main()`. For each family (mnist: real handwritten digits
+on paper; seal: printed seal numbers; samples: the project's generated photos) and each kind
+of photo (right, off_by_one, swapped, blank, other_number), it makes the photos with
+`proofgen`, passes each through the daemon's own preparation (`engines.image.prepare`, at
+the pipeline's size), asks the reader the rule's question and decides with the shipped rule
+(`rules/control-code.toml`, `rules/seal-number.toml`) through `decide_text`. It prints the
+verdict counts (a right code must never FAIL; a wrong one must never pass), the reader's
+time per photo and the misses: what was written, what was read.
+
+The tune split is for working on a reader; `--split report` is for final figures only.
+A reader is any object with `ask(image, questions) -> {key: Reading}`; `--reader
+package.module:factory` names a callable that returns one (default: the embedded OCR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+ROOT = Path(__file__).resolve().parent.parent
+for _path in (str(ROOT), str(ROOT / "daemon")):  # proofgen lives at the repo root (dev only)
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from PIL import Image  # noqa: E402
+from proofgen.cases import FAMILIES, KINDS, Case, build_cases, case_photo  # noqa: E402
+
+PIPELINE_MAX_SIDE = 1600  # the pipeline decodes to max(ollama, ocr) image sides: 1600 by default
+MAX_PIXELS = 100_000_000
+RULE_FILES = {
+    "mnist": "control-code.toml",
+    "samples": "control-code.toml",
+    "seal": "seal-number.toml",
+}
+DEFAULT_READER = "proofwatch.engines.ocr:OcrEngine"
+
+
+class Reader(Protocol):
+    def ask(self, image: Image.Image, questions: Sequence[Any]) -> Mapping[str, Any]: ...
+
+
+@dataclass
+class Outcome:
+    case: Case
+    status: str  # pass | fail | review (the rule's verdict)
+    values: tuple[str, ...]  # what the reader offered
+    problem: str | None
+    seconds: float  # the reader's time on the prepared image
+    note: str  # how the photo was made
+
+
+def load_reader(spec: str) -> Reader:
+    """`package.module:factory` (or a dotted path): the factory's reader, loaded if it can."""
+    module_name, _, attr = spec.partition(":") if ":" in spec else spec.rpartition(".")
+    factory: Callable[[], Reader] = getattr(importlib.import_module(module_name), attr)
+    reader = factory()
+    load = getattr(reader, "load", None)
+    if callable(load):
+        load()  # the model's load time is not a photo's time
+    return reader
+
+
+def load_rule(family: str) -> Any:
+    """The shipped rule for a family, parsed by the daemon's own loader."""
+    from proofwatch.rules.loader import read_rule_file
+
+    rule, errors, _ = read_rule_file(ROOT / "rules" / RULE_FILES[family])
+    if rule is None or errors:
+        raise SystemExit(f"rules/{RULE_FILES[family]}: {errors}")
+    return rule
+
+
+def _daemon_class(name: str, *modules: str) -> Any:
+    """A class of the daemon's, wherever the ongoing refactor has put it."""
+    for module in modules:
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+    raise ImportError(f"{name} is in none of {', '.join(modules)}")
+
+
+def run_case(reader: Reader, rule: Any, case: Case, photo: tuple[bytes, str]) -> Outcome:
+    from proofwatch.engines.image import prepare
+    from proofwatch.rules.decide import decide_text
+
+    Question = _daemon_class("Question", "proofwatch.vocabulary", "proofwatch.engines.base")
+    Request = _daemon_class("Request", "proofwatch.vocabulary", "proofwatch.rules.model")
+    data, note = photo
+    image = prepare(data, PIPELINE_MAX_SIDE, MAX_PIXELS)
+    question = Question(rule.question_key, "text", rule.question)
+    started = time.perf_counter()
+    answers = reader.ask(image, [question])
+    seconds = time.perf_counter() - started
+    reading = answers[rule.question_key]
+    request = Request(expect={rule.expect_key: case.expected})
+    result = decide_text(rule, request, reading)
+    return Outcome(case, result.status, tuple(reading.values), reading.problem, seconds, note)
+
+
+def _p90(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]  # nearest rank
+
+
+def table(outcomes: Sequence[Outcome]) -> list[str]:
+    rows = [
+        "| family | kind | photos | pass | review | FAIL | reader s, median (p90) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for family in FAMILIES:
+        for kind in KINDS:
+            mine = [o for o in outcomes if o.case.family == family and o.case.kind == kind]
+            if not mine:
+                continue
+            count = {s: sum(o.status == s for o in mine) for s in ("pass", "review", "fail")}
+            seconds = [o.seconds for o in mine]
+            # What must be zero is bold: a right code FAILED, a wrong one passed.
+            bad_pass = kind != "right" and count["pass"]
+            bad_fail = kind == "right" and count["fail"]
+            passes = f"**{count['pass']}**" if bad_pass else str(count["pass"])
+            fails = f"**{count['fail']}**" if bad_fail else str(count["fail"])
+            rows.append(
+                f"| {family} | {kind} | {len(mine)} | {passes}/{len(mine)} | "
+                f"{count['review']}/{len(mine)} | {fails}/{len(mine)} | "
+                f"{statistics.median(seconds):.2f} ({_p90(seconds):.2f}) |"
+            )
+    return rows
+
+
+def summary(outcomes: Sequence[Outcome]) -> list[str]:
+    lines = ["", "| family | right codes passed | right codes FAILED | false passes |"]
+    lines.append("| --- | --- | --- | --- |")
+    for family in FAMILIES:
+        right = [o for o in outcomes if o.case.family == family and o.case.kind == "right"]
+        wrong = [o for o in outcomes if o.case.family == family and o.case.kind != "right"]
+        if not right and not wrong:
+            continue
+        passed = sum(o.status == "pass" for o in right)
+        failed = sum(o.status == "fail" for o in right)
+        false = sum(o.status == "pass" for o in wrong)
+        lines.append(
+            f"| {family} | {passed}/{len(right)} | {failed}/{len(right)} | {false}/{len(wrong)} |"
+        )
+    return lines
+
+
+def misses(outcomes: Sequence[Outcome], limit: int) -> list[str]:
+    """Right codes not passed, and wrong ones passed: what was written, what was read."""
+    lines: list[str] = []
+    bad = [
+        o
+        for o in outcomes
+        if (o.case.kind == "right" and o.status != "pass")
+        or (o.case.kind != "right" and o.status == "pass")
+    ]
+    # FAILs of right codes and false passes first: the outcomes that must not happen.
+    bad.sort(key=lambda o: o.status != ("fail" if o.case.kind == "right" else "pass"))
+    if not bad:
+        return lines
+    lines += ["", f"Misses ({len(bad)}; first {min(limit, len(bad))}):", ""]
+    for o in bad[:limit]:
+        read = ", ".join(o.values[:6]) or f"(nothing: {o.problem or 'no text'})"
+        lines.append(
+            f"- {o.status.upper()} {o.case.family} {o.case.kind} seed {o.case.seed}: written "
+            f"{o.case.written or '(blank)'}, expected {o.case.expected}, read {read} [{o.note}]"
+        )
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--split", choices=("tune", "report"), default="tune")
+    parser.add_argument("--n", type=int, default=10, help="photos per kind (per family)")
+    parser.add_argument(
+        "--n-seal", type=int, default=None, help="photos per kind for seals (default: --n)"
+    )
+    parser.add_argument(
+        "--n-samples", type=int, default=None, help="photos per kind for samples (default: --n)"
+    )
+    parser.add_argument("--family", choices=FAMILIES, action="append", help="repeatable")
+    parser.add_argument("--kind", choices=KINDS, action="append", help="repeatable")
+    parser.add_argument("--reader", default=DEFAULT_READER, help="module:factory of a reader")
+    parser.add_argument("--save", type=Path, help="write every photo here as a JPEG")
+    parser.add_argument("--misses", type=int, default=40, help="misses listed at most")
+    args = parser.parse_args([] if argv is None and __name__ != "__main__" else argv)
+
+    families = args.family or list(FAMILIES)
+    kinds = tuple(args.kind or KINDS)
+    counts = {"mnist": args.n, "seal": args.n_seal, "samples": args.n_samples}
+    started = time.perf_counter()
+    reader = load_reader(args.reader)
+    load_seconds = time.perf_counter() - started
+    outcomes: list[Outcome] = []
+    making: list[float] = []
+    for family in families:
+        rule = load_rule(family)
+        per_kind = counts[family] if counts[family] is not None else args.n
+        for case in build_cases(family, args.split, per_kind, kinds):
+            begin = time.perf_counter()
+            photo = case_photo(case)
+            if args.save:
+                args.save.mkdir(parents=True, exist_ok=True)
+                name = f"{family}-{case.kind}-{case.seed}-{case.written or 'blank'}.jpg"
+                (args.save / name).write_bytes(photo[0])
+            outcome = run_case(reader, rule, case, photo)
+            making.append(time.perf_counter() - begin - outcome.seconds)
+            outcomes.append(outcome)
+    label = getattr(reader, "label", type(reader).__name__)
+    print("## Handwriting and seals: verdicts on realistic photos\n")
+    print(
+        f"Reader `{label}` (`{args.reader}`, loaded in {load_seconds:.1f} s); split "
+        f"**{args.split}**; photos decoded to {PIPELINE_MAX_SIDE} px as the pipeline does; "
+        "decided by rules/control-code.toml (mnist, samples) and rules/seal-number.toml "
+        f"(seal). Photo generation + preparation per photo, median {statistics.median(making):.2f} s.\n"
+    )
+    print("\n".join(table(outcomes)))
+    print("\n".join(summary(outcomes)))
+    print("\n".join(misses(outcomes, args.misses)))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
