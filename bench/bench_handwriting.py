@@ -223,7 +223,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"Reader `{label}` (`{args.reader}`, loaded in {load_seconds:.1f} s); split "
         f"**{args.split}**; photos decoded to {PIPELINE_MAX_SIDE} px as the pipeline does; "
         "decided by rules/control-code.toml (mnist, samples) and rules/seal-number.toml "
-        f"(seal). Photo generation + preparation per photo, median {statistics.median(making):.2f} s.\n"
+        "(seal). Photo generation + preparation per photo, median "
+        f"{statistics.median(making):.2f} s.\n"
     )
     print("\n".join(table(outcomes)))
     print("\n".join(summary(outcomes)))

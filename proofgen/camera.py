@@ -150,11 +150,11 @@ def _surface(rng: Rng, shape: tuple[int, int]) -> Array:
     elif kind == "fabric":
         period = rng.uniform(1.5, 3.5) * width / 800
         weave = (np.sin(xs / period) * np.sin(ys / period)) * 0.5 + 0.5
-        base = _colour(rng, tuple(rng.uniform(0.15, 0.7, 3)), 0.0)  # type: ignore[arg-type]
+        base = _colour(rng, tuple(rng.uniform(0.15, 0.7, 3)), 0.0)
         folds = smooth_noise(rng, shape, 5) * 0.12
         image = base[None, None, :] * (0.85 + 0.15 * weave + folds)[..., None]
     elif kind == "desk":
-        base = _colour(rng, tuple(rng.choice([0.25, 0.5, 0.8, 0.92]) * np.ones(3)), 0.08)  # type: ignore[arg-type]
+        base = _colour(rng, tuple(rng.choice([0.25, 0.5, 0.8, 0.92]) * np.ones(3)), 0.08)
         speckle = rng.standard_normal(shape).astype(np.float32) * 0.015
         image = base[None, None, :] * (1 + 0.06 * smooth_noise(rng, shape, 3) + speckle)[..., None]
     else:
@@ -164,7 +164,7 @@ def _surface(rng: Rng, shape: tuple[int, int]) -> Array:
     image = np.clip(image, 0, 1).astype(np.float32)
     for _ in range(int(rng.integers(0, 4))):
         image = _clutter(rng, image)
-    return image
+    return np.asarray(image, np.float32)
 
 
 def _clutter(rng: Rng, image: Array) -> Array:
@@ -188,14 +188,14 @@ def _clutter(rng: Rng, image: Array) -> Array:
         )
     alpha = np.asarray(mask, dtype=np.float32) / 255
     shadow = cv2.GaussianBlur(np.roll(alpha, (int(size / 15), int(size / 15)), (0, 1)), (0, 0), 6)
-    colour = _colour(rng, tuple(rng.uniform(0.05, 0.8, 3)), 0.0)  # type: ignore[arg-type]
+    colour = _colour(rng, tuple(rng.uniform(0.05, 0.8, 3)), 0.0)
     out = image * (1 - 0.35 * shadow[..., None])
     return np.asarray(out * (1 - alpha[..., None]) + colour * alpha[..., None], dtype=np.float32)
 
 
 def drop_shadow(background: Array, alpha: Array, rng: Rng) -> Array:
     """The soft shadow an object (its alpha in frame coordinates) casts on the surface."""
-    height, width = alpha.shape
+    width = alpha.shape[1]
     shift = (rng.uniform(-0.01, 0.012, 2) * width).astype(int)
     soft = cv2.GaussianBlur(np.roll(alpha, (int(shift[0]), int(shift[1])), (0, 1)), (0, 0), 8)
     return np.asarray(background * (1 - rng.uniform(0.2, 0.45) * soft[..., None]), np.float32)
@@ -249,9 +249,9 @@ def homography(
             and xy[1].min() > margin
             and xy[1].max() < height - margin
         ):
-            return matrix
+            return np.asarray(matrix, np.float64)
         scale *= 0.93  # too large for the frame here: a bit smaller, somewhere else
-    return matrix
+    return np.asarray(matrix, np.float64)
 
 
 def rotation_angle(rng: Rng) -> float:
@@ -336,10 +336,11 @@ def develop(rng: Rng, scene: Array, shot: Shot) -> Image.Image:
     work_scale = scene.shape[1] / view[0]
     blurred = scene
     if shot.blur * work_scale > 0.3:
-        blurred = cv2.GaussianBlur(blurred, (0, 0), shot.blur * work_scale)
+        blurred = np.asarray(cv2.GaussianBlur(blurred, (0, 0), shot.blur * work_scale), np.float32)
     if shot.motion:
         kernel = _motion_kernel(shot.motion * work_scale, rng.uniform(0, np.pi))
-        blurred = cv2.filter2D(blurred, -1, kernel, borderType=cv2.BORDER_REFLECT)
+        moved = cv2.filter2D(blurred, -1, kernel, borderType=cv2.BORDER_REFLECT)
+        blurred = np.asarray(moved, np.float32)
     # Sensor noise, stronger in the dark (shot noise), with a little chroma noise. It is
     # added at the working size: a phone's denoised, demosaiced noise is not per-pixel
     # anyway, and 12 MP of random numbers would triple the time of a photo.
@@ -352,7 +353,7 @@ def develop(rng: Rng, scene: Array, shot: Shot) -> Image.Image:
     np.clip(levels + 0.5, 0, 255, out=levels)
     pixels = levels.astype(np.uint8)
     if (pixels.shape[1], pixels.shape[0]) != view:
-        pixels = cv2.resize(pixels, view, interpolation=cv2.INTER_CUBIC)
+        pixels = np.asarray(cv2.resize(pixels, view, interpolation=cv2.INTER_CUBIC), np.uint8)
     image = Image.fromarray(pixels, "RGB")
     turn = _STORE[shot.orientation]
     return image.transpose(turn) if turn is not None else image

@@ -15,9 +15,10 @@ only from the rows of its own split, so tuning never sees a report digit.
 
 from __future__ import annotations
 
+import importlib
 import random
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from proofgen import mnist
 
@@ -115,13 +116,13 @@ def build_cases(
     return [make_case(family, split, kind, i) for kind in kinds for i in range(per_kind)]
 
 
-def _samples_module():  # type: ignore[no-untyped-def]
-    """proofgen.samples, or proofgen.samples once the refactor has moved it there."""
+def _samples_module() -> Any:
+    """The project's generated photos: proofgen.samples since the refactor moved it there,
+    proofwatch.samples before. Imported here, not at the top, so either layout works."""
     try:
-        from proofwatch import samples
+        return importlib.import_module("proofgen.samples")
     except ImportError:
-        from proofgen import samples  # type: ignore[attr-defined,no-redef,unused-ignore]
-    return samples
+        return importlib.import_module("proofwatch.samples")
 
 
 def _sample_styles() -> tuple[str, ...]:

