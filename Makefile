@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench venv clean
+.PHONY: demo test lint typecheck pytest bench venv clean image image-test
 
 venv: $(STAMP)
 
@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m proofwatch.demo
+	PYTHONPATH=. $(BIN)/python -m proofgen.demo
 
 test: $(STAMP)
-	$(BIN)/ruff check daemon tests bench
-	$(BIN)/ruff format --check daemon tests bench
+	$(BIN)/ruff check daemon tests bench proofgen training
+	$(BIN)/ruff format --check daemon tests bench proofgen training
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
@@ -28,3 +28,15 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-run
+
+# The container image (Containerfile), built with Podman from nothing: installs podman, runc
+# and debootstrap with apt-get where missing, makes a Debian base image with debootstrap
+# when no registry is reachable. IMAGE, BASE_IMAGE, PROOFWATCH_UID/GID override the defaults.
+image:
+	contrib/container/build-image.sh
+
+# The image run as a user would (contrib/container/image_test.py; tests/test_container.py
+# runs the same): a photo with GPS renamed in, its verdict, its metadata gone, not root,
+# nothing listening. Exit 77: cannot run here (the reason is printed).
+image-test: $(STAMP)
+	$(BIN)/python contrib/container/image_test.py

@@ -18,14 +18,14 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "daemon")]
 
 from PIL import Image  # noqa: E402
+from proofgen.samples import Camera, to_jpeg  # noqa: E402
 
 from daemon_process import RunningDaemon, drop_photo, start_daemon  # noqa: E402
 from ollama_server import FakeOllama  # noqa: E402
 from proofwatch.config import Config  # noqa: E402
 from proofwatch.engines import EngineSet  # noqa: E402
-from proofwatch.pipeline import Options, Pipeline  # noqa: E402
+from proofwatch.pipeline.process import Options, Pipeline, Setup  # noqa: E402
 from proofwatch.rules.loader import load_rules  # noqa: E402
-from proofwatch.samples import Camera, to_jpeg  # noqa: E402
 
 RULES = HERE.parent / "tests" / "rules_presence"
 
@@ -76,7 +76,7 @@ def in_process_floor(data: bytes, folder: Path, fake: FakeOllama) -> float:
     )
     engines = EngineSet(config)
     engines.check_ollama()
-    pipeline = Pipeline(config, load_rules(RULES), engines)
+    pipeline = Pipeline(Setup.from_config(config, load_rules(RULES), engines))
     times = []
     for i in range(7):
         target = folder / f"floor-{i}.jpg"

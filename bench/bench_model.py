@@ -31,15 +31,15 @@ sys.path[:0] = [str(HERE.parent / "daemon"), str(HERE.parent / "tests")]
 
 import numpy as np  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
+from proofgen.samples import Camera, draw_code, to_jpeg  # noqa: E402
 
 from daemon_process import model_rules  # noqa: E402
 from ollama_server import FakeOllama  # noqa: E402
 from proofwatch.config import Config, IntakeConfig, OllamaConfig  # noqa: E402
 from proofwatch.engines import EngineSet  # noqa: E402
 from proofwatch.engines.image import encode_jpeg, prepare  # noqa: E402
-from proofwatch.pipeline import Options, Pipeline  # noqa: E402
-from proofwatch.rules.model import Request  # noqa: E402
-from proofwatch.samples import Camera, draw_code, to_jpeg  # noqa: E402
+from proofwatch.pipeline.process import Options, Pipeline, Setup  # noqa: E402
+from proofwatch.vocabulary import Request  # noqa: E402
 
 SIZE = (4000, 3000)  # 12 MP
 QUALITY = 95
@@ -93,7 +93,7 @@ def run_pipeline(data: bytes, folder: Path, votes: int) -> tuple[list[int], Fake
         ollama=OllamaConfig(host=fake.url, votes=votes),
     )
     engines = EngineSet(config)
-    pipeline = Pipeline(config, model_rules(), engines)
+    pipeline = Pipeline(Setup.from_config(config, model_rules(), engines))
     options = Options(modify=False, wait_for_request=False, record=False)
     request = Request(expect={"code": CODE, "seal": SEAL})
     calls, totals = [], []

@@ -44,10 +44,10 @@ from PIL import Image  # noqa: E402
 
 from proofwatch import cli  # noqa: E402
 from proofwatch.atomic import Staged, fsync_dir  # noqa: E402
-from proofwatch.batch_strip import commit_overlapped  # noqa: E402
-from proofwatch.in_place import PendingStrip, strip_photo  # noqa: E402
+from proofwatch.cli.strip import commit_overlapped  # noqa: E402
 from proofwatch.intake.reader import read_photo  # noqa: E402
 from proofwatch.metadata import read_metadata  # noqa: E402
+from proofwatch.pipeline.in_place import PendingStrip, strip_photo  # noqa: E402
 from proofwatch.strip import strip_bytes  # noqa: E402
 
 CORPUS_PHOTO = HERE.parent.parent / "shared" / "corpus" / "camera" / "DSCN0010.jpg"

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proofwatch.demo import drop_photo as drop_photo  # the tracker's way, shared
+from proofgen.demo import drop_photo as drop_photo  # the tracker's way, shared
+
 from proofwatch.rules.loader import RuleSet, load_rules
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,6 +115,7 @@ def start_daemon(
     args: tuple[str, ...] = (),
     watch: Path | None = None,
     wait: bool = True,
+    cwd: Path | None = None,
 ) -> RunningDaemon:
     watch = watch or tmp / "uploads"
     state = tmp / "state"
@@ -127,6 +129,7 @@ def start_daemon(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env or clean_env(),
+            cwd=cwd,
         )
     daemon = RunningDaemon(proc, watch, state, log_path, config)
     if wait:

@@ -2,7 +2,7 @@
 
 conftest.py imports `verdicts_match_the_schema`, a session fixture that, once every test has
 run, validates each *.verdict.json under the session's temp folder (daemons, backfills and the
-example client all write there) against daemon/proofwatch/schema/verdict.schema.json, and
+example client all write there) against daemon/proofwatch/contract/schema/verdict.schema.json, and
 fails the run naming each file and what is wrong. So a field added to the verdict without the
 schema (or the other way round) cannot go unnoticed.
 
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "daemon" / "proofwatch" / "schema"
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "daemon" / "proofwatch" / "contract" / "schema"
 
 
 @cache
@@ -43,7 +43,9 @@ def claims_to_be_a_verdict(path: Path) -> dict[str, Any] | None:
         loaded = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
-    if isinstance(loaded, dict) and str(loaded.get("schema", "")).startswith("proofwatch.verdict/"):
+    if isinstance(loaded, dict) and str(loaded.get("schema", "")).startswith(
+        "proofwatch.verdict/"
+    ):
         return loaded
     return None
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import exifread
 import pytest
+from proofgen.samples import proof_jpeg
 
 from daemon_process import clean_env
 from ollama_server import FakeOllama, Reply
 from proofwatch.cli import main
-from proofwatch.samples import proof_jpeg
 from proofwatch.service.lock import take_watch_lock
 
 CODE_RULE = """\
@@ -60,7 +60,7 @@ def keep_logging() -> Iterator[None]:
 def no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("PROOFWATCH_CONFIG", "OLLAMA_HOST", "STATE_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr("proofwatch.cli.DEFAULT_CONFIG", tmp_path / "absent.toml")
+    monkeypatch.setattr("proofwatch.cli.common.DEFAULT_CONFIG", tmp_path / "absent.toml")
 
 
 class Setup:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from proofwatch import config_commands
+from proofwatch.cli import config as config_commands
 from proofwatch.cli import main
 from proofwatch.config import Config, iter_settings, load_config
 from proofwatch.tomlsource import SourceError
@@ -24,7 +24,7 @@ def no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("PROOFWATCH_CONFIG", "OLLAMA_HOST", "STATE_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(config_commands, "DEFAULT_CONFIG", tmp_path / "absent.toml")
-    monkeypatch.setattr("proofwatch.cli.DEFAULT_CONFIG", tmp_path / "absent.toml")
+    monkeypatch.setattr("proofwatch.cli.common.DEFAULT_CONFIG", tmp_path / "absent.toml")
 
 
 def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
@@ -242,7 +242,8 @@ def test_config_help_explains_the_flags(action: str, capsys: pytest.CaptureFixtu
 def test_a_state_dir_written_in_the_file_is_honoured_even_when_it_is_the_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from proofwatch.cli import build_parser, resolve_config
+    from proofwatch.cli import build_parser
+    from proofwatch.cli.common import resolve_config
 
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "from-systemd"))
     written = tmp_path / "written.toml"

@@ -18,8 +18,9 @@ from proofwatch.rules.decide import (
     decide_presence,
     decide_text,
 )
-from proofwatch.rules.model import Request, Rule
+from proofwatch.rules.model import Rule
 from proofwatch.rules.normalize import edit_distance, normalize
+from proofwatch.vocabulary import Request
 
 CODE = Rule(
     name="control-code",

@@ -12,12 +12,12 @@ from pathlib import Path
 import exifread
 import pytest
 from PIL import Image
+from proofgen.samples import Camera, proof_jpeg
 
 from conftest import StartDaemon
 from corpus import CORPUS
 from daemon_process import drop_photo
 from ollama_server import FakeOllama, text_sent
-from proofwatch.samples import Camera, proof_jpeg
 
 TZ = timezone(timedelta(hours=1))
 

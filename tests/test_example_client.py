@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from proofgen.samples import proof_jpeg
 
 from conftest import StartDaemon
 from ollama_server import FakeOllama
-from proofwatch.samples import proof_jpeg
 
 CLIENT = Path(__file__).resolve().parents[1] / "contrib" / "example_client.py"
 

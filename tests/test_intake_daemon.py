@@ -19,11 +19,11 @@ from pathlib import Path
 
 import exifread
 from PIL import Image
+from proofgen.samples import Camera, to_jpeg
 
 from conftest import StartDaemon
 from daemon_process import RunningDaemon, clean_env, drop_photo, start_daemon
 from ollama_server import FakeOllama, Reply
-from proofwatch.samples import Camera, to_jpeg
 
 PRESENCE_RULES = Path(__file__).parent / "rules_presence"
 
@@ -305,3 +305,25 @@ def test_verdicts_can_live_in_their_own_folder_mirroring_paths(
     again = run_daemon(config_body=body, rules=PRESENCE_RULES)
     again.wait_for_log("start-up scan queued 0 photo(s)")
     assert len(fake_ollama.chat_requests()) == calls
+
+
+def test_a_photo_waiting_for_its_request_holds_no_worker_back(
+    run_daemon: StartDaemon, fake_ollama: FakeOllama
+) -> None:
+    """One worker (the default): a photo parked for its late sidecar lets the next one
+    through, and is taken again as soon as its sidecar arrives, not at the end of the wait."""
+    fake_ollama.answers = {"control_code": "48213"}
+    body = config_for(fake_ollama).replace('request_wait = "0s"', 'request_wait = "60s"')
+    daemon = run_daemon(config_body=body)  # the shipped rules: control-code needs expect.code
+    waiting = drop_photo(daemon.watch, "waiting.jpg", small_photo(11))
+    daemon.wait(lambda: b"ProofCam" not in waiting.read_bytes(), "waiting.jpg not stripped")
+    request = {"rules": ["control-code"], "expect": {"code": "48213"}}
+    drop_photo(daemon.watch, "ready.jpg.request.json", json.dumps(request).encode())
+    ready = drop_photo(daemon.watch, "ready.jpg", small_photo(12))
+    assert daemon.wait_for_verdict(ready, timeout=30)["status"] == "pass"
+    assert not waiting.with_name("waiting.jpg.verdict.json").exists()
+    request["id"] = "late-2"
+    drop_photo(daemon.watch, "waiting.jpg.request.json", json.dumps(request).encode())
+    verdict = daemon.wait_for_verdict(waiting, timeout=30)  # well before the 60 s wait ends
+    assert verdict["request_id"] == "late-2" and verdict["status"] == "pass", verdict
+    assert verdict["timings_ms"]["request"] > 0

@@ -233,7 +233,7 @@ def test_the_watchdog_fires_only_when_work_waits_and_nothing_moves() -> None:
 
 
 def test_photos_are_taken_oldest_first(tmp_path: Path) -> None:
-    from proofwatch.intake.work import arrival_order
+    from proofwatch.pipeline.work import arrival_order
 
     names = ["b.jpg", "a.jpg", "c.jpg"]
     for age, name in enumerate(names):

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from proofgen.samples import proof_jpeg
 
 from conftest import StartDaemon
 from daemon_process import RunningDaemon, clean_env, drop_photo
 from ollama_server import MODEL, VISION, FakeOllama
-from proofwatch.samples import proof_jpeg
 
 pytestmark = pytest.mark.slow
 

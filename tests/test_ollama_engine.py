@@ -21,6 +21,7 @@ import httpx
 import ollama
 import pytest
 from PIL import Image, ImageDraw, JpegImagePlugin
+from proofgen.samples import Camera, proof_jpeg
 
 from daemon_process import model_rules
 from ollama_server import (
@@ -51,10 +52,9 @@ from proofwatch.engines.ollama import (
     keep_alive_value,
     vote_side,
 )
-from proofwatch.pipeline import Options, Pipeline
-from proofwatch.rules.model import Request
-from proofwatch.samples import Camera, proof_jpeg
+from proofwatch.pipeline.process import Options, Pipeline, Setup
 from proofwatch.tomlsource import SourceError
+from proofwatch.vocabulary import Request
 
 FAST = Backoff(base=0.01, cap=0.05, jitter=0.0)
 CODE = Question("control_code", "text", "Transcribe the number handwritten on the paper.")
@@ -357,7 +357,7 @@ def pipeline_for(fake: FakeOllama, tmp: Path, **ollama_changes: Any) -> Pipeline
     engines = EngineSet(config)
     assert engines.ollama is not None
     engines.ollama.backoff = FAST
-    return Pipeline(config, model_rules(), engines)
+    return Pipeline(Setup.from_config(config, model_rules(), engines))
 
 
 @functools.cache
@@ -373,7 +373,7 @@ def check(pipeline: Pipeline, tmp: Path, request: Request) -> dict[str, Any]:
     try:
         return pipeline.process(path, options, request).as_json()
     finally:
-        pipeline.engines.close()
+        pipeline.close()
 
 
 EXPECT = Request(id="r1", expect={"code": "97531", "seal": "20931187"})

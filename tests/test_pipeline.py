@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import shutil
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from proofwatch.config import Config
-from proofwatch.engines import EngineSet
-from proofwatch.pipeline import Options, Pipeline
-from proofwatch.rules.loader import load_rules
-from proofwatch.rules.model import Request
-from proofwatch.samples import Camera, proof_jpeg
-from proofwatch.state import StateStore
-from proofwatch.verdict import verdict_path, write_verdict
+import pytest
+from proofgen.samples import Camera, proof_jpeg
 
+from ollama_server import FakeOllama, Reply
+from proofwatch.config import Config
+from proofwatch.contract.verdict import Verdict, verdict_path, write_verdict
+from proofwatch.engines import EngineSet
+from proofwatch.pipeline.process import Options, Pipeline, Setup
+from proofwatch.rules.loader import load_rules
+from proofwatch.state import StateStore
+from proofwatch.vocabulary import Request
+
+REPO = Path(__file__).resolve().parents[1]
 TZ = timezone(timedelta(hours=1))
 FRESH = """\
 name = "fresh"
@@ -28,7 +35,7 @@ def make_pipeline(tmp_path: Path, state: StateStore | None) -> Pipeline:
     rules.mkdir(exist_ok=True)
     (rules / "fresh.toml").write_text(FRESH)
     config = Config(watch=tmp_path, rules=rules, state_dir=tmp_path).with_overrides(engine="ocr")
-    return Pipeline(config, load_rules(rules), EngineSet(config), state)
+    return Pipeline(Setup.from_config(config, load_rules(rules), EngineSet(config)), state)
 
 
 def test_a_redo_of_a_stripped_photo_keeps_what_its_metadata_said(tmp_path: Path) -> None:
@@ -87,7 +94,7 @@ def test_auto_mode_falls_back_to_ocr_for_the_photo_that_finds_ollama_gone(
         fake.stop()  # gone between the health check and this photo
         photo = tmp_path / "code.jpg"
         photo.write_bytes(proof_jpeg("48213", seed=3))
-        pipeline = Pipeline(config, load_rules(rules), engines)
+        pipeline = Pipeline(Setup.from_config(config, load_rules(rules), engines))
         verdict = pipeline.process(
             photo, Options(wait_for_request=False, record=False), Request(expect={"code": "48213"})
         )
@@ -124,3 +131,51 @@ def test_a_photo_that_cannot_be_stripped_is_moved_out_with_its_metadata(tmp_path
     photo.write_bytes(cut)
     verdict = pipeline.process(photo, Options(modify=False, wait_for_request=False, record=False))
     assert verdict.status == "rejected" and photo.exists()
+
+
+def test_a_reload_mid_photo_leaves_the_photo_in_hand_as_it_was(
+    tmp_path: Path, fake_ollama: FakeOllama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A photo is judged with the setup it started with: the verdict names the rules that
+    decided it, and the engine it asked is closed only once its call has returned."""
+    rules_a = tmp_path / "rules-a"
+    shutil.copytree(REPO / "rules", rules_a)
+    rules_b = tmp_path / "rules-b"
+    shutil.copytree(rules_a, rules_b)
+    (rules_b / "fresh.toml").write_text(FRESH)  # another rule set, another digest
+    config = Config(watch=tmp_path, rules=rules_a, state_dir=tmp_path).with_overrides(
+        engine="ollama", **{"ollama.host": fake_ollama.url}
+    )
+    fake_ollama.answers = {"control_code": "48213"}
+    fake_ollama.script.append(Reply(delay=1.5))  # the first call is slow
+    first = load_rules(rules_a)
+    engines_a = EngineSet(config)
+    closed: list[str] = []
+    close_a = engines_a.close
+    monkeypatch.setattr(engines_a, "close", lambda: (closed.append("a"), close_a()))
+    pipeline = Pipeline(Setup.from_config(config, first, engines_a))
+    photo = tmp_path / "IMG_2.jpg"
+    photo.write_bytes(proof_jpeg("48213"))
+    request = Request(rules=("control-code",), expect={"code": "48213"})
+    verdicts: list[Verdict] = []
+    worker = threading.Thread(
+        target=lambda: verdicts.append(pipeline.process(photo, Options(), request))
+    )
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not fake_ollama.chat_requests() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert fake_ollama.chat_requests(), "the model was never asked"
+
+    second = load_rules(rules_b)
+    assert second.digest != first.digest
+    pipeline.swap(Setup.from_config(config, second, EngineSet(config)))
+    assert closed == []  # the call in flight still has its engine
+    worker.join(10)
+    assert closed == ["a"]  # and loses it as soon as the photo is done
+    (verdict,) = verdicts
+    assert verdict.status == "pass", verdict.reason
+    assert verdict.rules_digest == first.digest
+    later = pipeline.process(photo, Options(), request)
+    assert later.status == "pass" and later.rules_digest == second.digest
+    pipeline.close()

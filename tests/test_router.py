@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from proofwatch.engines.router import OCR, OLLAMA, Availability, choose, plan
+from proofwatch.engines.base import Availability
+from proofwatch.pipeline.plan import OCR, OLLAMA, choose, plan
 from proofwatch.rules.model import EngineChoice, Rule, RuleKind
 
 MISSING = "model qwen2.5vl:7b is not on the Ollama server at http://127.0.0.1:11434"

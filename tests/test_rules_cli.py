@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from proofgen.samples import Camera, draw_code, to_jpeg
 
 from ollama_server import FakeOllama, text_sent
 from proofwatch.cli import main
 from proofwatch.metadata import read_metadata
 from proofwatch.rules.loader import check_rules, read_rule_file
-from proofwatch.samples import Camera, draw_code, to_jpeg
 
 SHIPPED = Path(__file__).resolve().parents[1] / "rules"
 
@@ -215,7 +215,7 @@ def test_test_with_a_model_reports_each_example_and_fails_on_a_mismatch(
     flags = ["--engine", "ollama", "--ollama-host", fake_ollama.url]
     code, out = run(capsys, "test", str(folder), *flags)
     assert code == 1, out
-    assert out[0] == f"{folder}: engine ollama qwen2.5vl:7b at {fake_ollama.url}"
+    assert out[0] == f"{folder}: engine ollama qwen2.5vl:7b at {fake_ollama.url}: up"
     code_file = folder / "code.toml"
     assert out[1:4] == [
         f"{code_file}:8: control-code: code.jpg: ok: pass (ollama:qwen2.5vl:7b: read 48213)",

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from PIL import ImageDraw, ImageFont
+from proofgen.samples import Camera, draw_code, to_jpeg
 
 from conftest import StartDaemon
 from daemon_process import RULES, drop_photo
 from ollama_server import FakeOllama, text_sent
 from proofwatch.rules.loader import load_rules
-from proofwatch.samples import Camera, draw_code, to_jpeg
 
 CET = timezone(timedelta(hours=1))
 TAKEN = datetime(2026, 11, 22, 10, 41, 7, tzinfo=CET)

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from proofwatch.contract.request import RequestError, parse_request
 from proofwatch.rules.loader import (
-    RequestError,
     check_rules,
     load_rules,
-    parse_request,
     read_rule_file,
 )
 from proofwatch.rules.model import Rule

@@ -9,9 +9,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-
-from proofwatch import samples
-from proofwatch.samples import STYLES, Camera, blank_paper, draw_code, proof_jpeg, to_jpeg
+from proofgen import samples
+from proofgen.samples import STYLES, Camera, blank_paper, draw_code, proof_jpeg, to_jpeg
 
 SMALL = (480, 360)
 

@@ -15,17 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from proofgen.samples import proof_jpeg
 
 from ollama_server import FakeOllama
 from proofwatch.cli import main
 from proofwatch.config import Config
+from proofwatch.contract.request import RequestError, parse_request
+from proofwatch.contract.verdict import write_verdict
 from proofwatch.engines import EngineSet
-from proofwatch.pipeline import Options, Pipeline
-from proofwatch.rules.loader import RequestError, load_rules, parse_request
-from proofwatch.rules.model import Request
-from proofwatch.samples import proof_jpeg
+from proofwatch.pipeline.process import Options, Pipeline, Setup
+from proofwatch.rules.loader import load_rules
 from proofwatch.state import StateStore
-from proofwatch.verdict import write_verdict
+from proofwatch.vocabulary import Request
 from schema_check import SCHEMA_DIR, check_tree, problems
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +52,9 @@ def schema_of(name: str) -> dict[str, Any]:
 @pytest.mark.parametrize("name", NAMES)
 def test_contrib_copy_is_the_packaged_schema(name: str) -> None:
     """contrib/schema/ is for people browsing the repository; the package ships the same."""
-    packaged = files("proofwatch").joinpath("schema", f"{name}.schema.json").read_bytes()
+    packaged = (
+        files("proofwatch").joinpath("contract", "schema", f"{name}.schema.json").read_bytes()
+    )
     assert (CONTRIB / f"{name}.schema.json").read_bytes() == packaged
     assert (SCHEMA_DIR / f"{name}.schema.json").read_bytes() == packaged
 
@@ -65,7 +68,7 @@ def test_schema_is_draft_2020_12_and_versioned(name: str) -> None:
 
 
 def test_verdict_schema_names_the_version_the_daemon_writes() -> None:
-    from proofwatch.verdict import SCHEMA
+    from proofwatch.contract.verdict import SCHEMA
 
     assert schema_of("verdict")["properties"]["schema"]["const"] == SCHEMA
     assert SCHEMA.endswith("/1")
@@ -85,12 +88,11 @@ def pipeline(tmp_path: Path, fake_ollama: FakeOllama) -> Pipeline:
     (tmp_path / "in").mkdir()
     fake_ollama.answers = {"code": "48213"}
     state = StateStore(tmp_path / "state" / "db.sqlite3")
-    return Pipeline(config, load_rules(rules), EngineSet(config), state)
+    return Pipeline(Setup.from_config(config, load_rules(rules), EngineSet(config)), state)
 
 
 def made(pipeline: Pipeline, name: str, data: bytes, request: Request | None) -> dict[str, Any]:
-    assert pipeline.config.watch is not None
-    photo = pipeline.config.watch / name
+    photo = pipeline.setup.settings.root / name
     photo.write_bytes(data)
     verdict = pipeline.process(photo, Options(wait_for_request=False), request or Request())
     # Written where the session check will see it too.

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import exifread
 import pytest
+from proofgen.samples import Camera, proof_jpeg
 
 from proofwatch import cli
 from proofwatch.atomic import Staged, is_temp_name
-from proofwatch.in_place import stage_strip
 from proofwatch.intake.reader import FileChanged
-from proofwatch.samples import Camera, proof_jpeg
+from proofwatch.pipeline.in_place import stage_strip
 
 
 def test_strip_command_strips_in_place_and_reports_each_file(
@@ -114,8 +114,9 @@ def test_a_strip_run_loads_neither_the_command_groups_nor_the_heif_plugin(tmp_pa
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     loaded = done.stdout.splitlines()[-1]
-    for absent in ("pillow_heif", "proofwatch.backfill", "proofwatch.rules.commands",
-                   "proofwatch.config", "proofwatch.state", "proofwatch.pipeline"):  # fmt: skip
+    for absent in ("pillow_heif", "proofwatch.cli.backfill", "proofwatch.cli.rules",
+                   "proofwatch.config", "proofwatch.state", "proofwatch.pipeline.process",
+                   "proofwatch.engines"):  # fmt: skip
         assert f"'{absent}'" not in loaded, loaded
-    assert "'proofwatch.batch_strip'" in loaded  # the probe really ran the strip
+    assert "'proofwatch.cli.strip'" in loaded  # the probe really ran the strip
     assert not exifread.process_file(io.BytesIO(photo.read_bytes()), details=False)

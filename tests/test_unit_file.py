@@ -339,7 +339,7 @@ print("FILTER ok")
 
 import numpy as np, cv2, pillow_heif
 from PIL import Image
-from proofwatch import samples
+from proofgen import samples
 pillow_heif.register_heif_opener()
 img = samples.draw_code("48213", size=(800, 600)).convert("RGB")
 for fmt in ("JPEG", "PNG", "WEBP", "HEIF"):
@@ -362,6 +362,7 @@ def test_native_libraries_run_under_memory_deny_write_execute() -> None:
         text=True,
         timeout=120,
         env=env,
+        cwd=Path(__file__).resolve().parents[1],  # where proofgen, the photo maker, is
     )
     if child.stdout.startswith("SKIP"):
         pytest.skip(child.stdout.strip())

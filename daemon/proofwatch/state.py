@@ -117,11 +117,6 @@ class StateStore:
         fields["found"] = tuple(fields.get("found", ()))
         return PhotoMetadata(**fields), tuple(json.loads(row[1]))
 
-    def counts(self) -> dict[str, int]:
-        with self._cursor() as cur:
-            rows = cur.execute("SELECT status, COUNT(*) FROM photos GROUP BY status").fetchall()
-        return {status: count for status, count in rows}
-
     def close(self) -> None:
         with self._lock:
             self._db.close()

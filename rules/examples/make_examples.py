@@ -16,8 +16,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
-
-from proofwatch.samples import Camera, blank_paper, draw_code, to_jpeg
+from proofgen.samples import Camera, blank_paper, draw_code, to_jpeg
 
 SIZE = (800, 600)
 QUALITY = 70

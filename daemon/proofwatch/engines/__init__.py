@@ -8,13 +8,11 @@ import time
 from typing import TYPE_CHECKING
 
 from ..config import Config
-from .base import Engine, EngineError, EngineUnavailable, Question, Reading
+from .base import Availability, Engine, EngineError, EngineUnavailable
 
 if TYPE_CHECKING:
-    # router imports the rules, which import engines.base: keep this package light.
-    from .ocr import OcrEngine
+    from .ocr import OcrEngine  # heavy imports: only where the engine is used
     from .ollama import Health, OllamaEngine
-    from .router import Availability
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +108,20 @@ class EngineSet:
                 health = self._health
             ready = health is not None and health.model_ready
             problem = None if health is None else health.problem
-        from .router import Availability
-
         return Availability(self.mode, ready, ocr_installed=self.mode != "ollama",
                             ollama_problem=problem)  # fmt: skip
+
+    def describe(self) -> tuple[str, str]:
+        """Which engine reads photos, and its state, as a person reads it (status, logs)."""
+        if self.mode == "ocr":
+            return "ocr", "embedded OCR, " + ("ready" if self.ocr_ready else "loading")
+        assert self.ollama is not None
+        engine = f"ollama {self.ollama.config.model} at {self.ollama.config.host}"
+        problem = self.ollama_problem()
+        if problem:
+            fallback = ", OCR fallback for text rules" if self.mode == "auto" else ""
+            return engine, f"down: {problem}{fallback}"
+        return engine, "up"
 
     def engine(self, name: str) -> Engine:
         if name == "ollama":
@@ -126,4 +134,4 @@ class EngineSet:
             self.ollama.close()
 
 
-__all__ = ["Engine", "EngineError", "EngineSet", "EngineUnavailable", "Question", "Reading"]
+__all__ = ["Availability", "Engine", "EngineError", "EngineSet", "EngineUnavailable"]

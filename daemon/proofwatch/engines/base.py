@@ -6,14 +6,24 @@ it saw. It is never told an expected value; the rules compare.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Protocol
 
 from PIL import Image
 
-QuestionKind = Literal["text", "presence"]
-PRESENCE_ANSWERS = ("yes", "no", "unsure")
+from ..vocabulary import PRESENCE_ANSWERS, Question, QuestionKind, Reading
+
+__all__ = [
+    "PRESENCE_ANSWERS",
+    "Availability",
+    "Engine",
+    "EngineError",
+    "EngineUnavailable",
+    "Question",
+    "QuestionKind",
+    "Reading",
+]
 
 
 class EngineError(Exception):
@@ -22,30 +32,6 @@ class EngineError(Exception):
 
 class EngineUnavailable(EngineError):
     """The engine cannot be used at all right now (server unreachable, model missing)."""
-
-
-@dataclass(frozen=True)
-class Question:
-    key: str  # the answer's field name; unique per photo
-    kind: QuestionKind
-    prompt: str
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What one engine saw for one question.
-
-    `values`: for text, every transcription the engine offers (a model gives one, OCR may give
-    several candidates); for presence, one of yes / no / unsure. Empty with a `problem` when
-    nothing usable came back (reply cut off, not JSON, off-schema).
-    """
-
-    engine: str
-    values: tuple[str, ...] = ()
-    problem: str | None = None
-
-
-Readings = Mapping[str, Reading]
 
 
 class Engine(Protocol):
@@ -59,3 +45,13 @@ class Engine(Protocol):
     def ask(self, image: Image.Image, questions: Sequence[Question]) -> dict[str, Reading]:
         """Answer every question about `image` (upright, already sized down) in one go."""
         ...
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Which engines can answer right now: what the pipeline plans each photo's calls by."""
+
+    mode: str  # the daemon's engine setting: auto | ollama | ocr
+    ollama_ready: bool  # last health check found the server and a vision model
+    ocr_installed: bool
+    ollama_problem: str | None = None  # why it is not ready, when known

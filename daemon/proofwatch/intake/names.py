@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import PurePath
 
 from ..atomic import is_temp_name
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".mpo")
-VERDICT_SUFFIX = ".verdict.json"
-REQUEST_SUFFIX = ".request.json"
 
 # Upload temp names, OS litter and NAS metadata folders: never photos, never work.
 DEFAULT_IGNORE = (
@@ -38,18 +36,3 @@ def is_ignored(relative: PurePath, extra: Sequence[str] = ()) -> bool:
 def is_photo_name(relative: PurePath, extra_ignore: Sequence[str] = ()) -> bool:
     name = relative.name
     return name.lower().endswith(PHOTO_EXTENSIONS) and not is_ignored(relative, extra_ignore)
-
-
-def request_name(photo_name: str) -> str:
-    return photo_name + REQUEST_SUFFIX
-
-
-def photo_for_sidecar(name: str) -> str | None:
-    """The photo a request sidecar belongs to, or None when `name` is not a sidecar."""
-    if name.endswith(REQUEST_SUFFIX):
-        return name[: -len(REQUEST_SUFFIX)]
-    return None
-
-
-def photos_in(names: Iterable[str]) -> list[str]:
-    return [n for n in names if is_photo_name(PurePath(n))]

@@ -7,15 +7,14 @@ readings, so every branch is tested as a pure function.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from ..engines.base import Reading
 from ..metadata import PhotoMetadata
-from ..status import Status, worst
-from .model import Request, Rule
+from ..vocabulary import Reading, Request, RuleResult, Status, worst
+from .model import Rule
 from .normalize import edit_distance, normalize
 
 
@@ -32,27 +31,6 @@ class Facts:
     earlier: Sequence[tuple[str, str]] = ()
     # Where times without an offset were taken; None: this machine's local time zone.
     zone: tzinfo | None = None
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    rule: str
-    status: Status
-    detail: str
-    observed: Any = None
-    expected: Any = None
-    engine: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rule": self.rule, "status": self.status}
-        if self.observed is not None:
-            out["observed"] = self.observed
-        if self.expected is not None:
-            out["expected"] = self.expected
-        if self.engine is not None:
-            out["engine"] = self.engine
-        out["detail"] = self.detail
-        return out
 
 
 def decide(rule: Rule, facts: Facts, readings: Sequence[Reading] = ()) -> RuleResult:
@@ -225,9 +203,3 @@ def decide_duplicate(rule: Rule, facts: Facts) -> RuleResult:
         return RuleResult(rule.name, "fail", detail, nearest[1], None)
     compared = len(facts.earlier)
     return RuleResult(rule.name, "pass", f"unlike the {compared} earlier photo(s)", None, None)
-
-
-def decide_all(
-    rules: Sequence[Rule], facts: Facts, readings: Mapping[str, Sequence[Reading]]
-) -> list[RuleResult]:
-    return [decide(rule, facts, readings.get(rule.name, ())) for rule in rules]

@@ -12,14 +12,14 @@ import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..status import STATUSES
+from ..contract.request import RequestError, parse_request
 from ..tomlsource import SourceError
 from ..units import parse_duration
-from .model import Example, Request, Rule
+from ..vocabulary import STATUSES
+from .model import Example, Rule
 from .normalize import STEPS
 
 KINDS = ("text", "presence", "metadata", "duplicate")
@@ -487,41 +487,3 @@ def load_rules(folder: Path) -> RuleSet:
 
 
 # -- the tracker's request
-
-
-class RequestError(ValueError):
-    """The request sidecar is not what the contract says; the message is for a person."""
-
-
-def parse_request(raw: Any) -> Request:
-    """The tracker's request JSON (already decoded) as a Request."""
-    if not isinstance(raw, dict):
-        raise RequestError("the request must be a JSON object")
-    unknown = set(raw) - {"id", "rules", "expect", "issued_at"}
-    if unknown:
-        raise RequestError(f"unknown field(s) in the request: {', '.join(sorted(unknown))}")
-    ident = raw.get("id")
-    if ident is not None and (isinstance(ident, bool) or not isinstance(ident, str | int)):
-        raise RequestError("id must be a string")
-    rules = raw.get("rules")
-    if rules is not None and not (
-        isinstance(rules, list) and all(isinstance(r, str) for r in rules)
-    ):
-        raise RequestError("rules must be a list of rule names")
-    expect = raw.get("expect", {})
-    if not isinstance(expect, dict) or not all(
-        isinstance(v, str | int) and not isinstance(v, bool) for v in expect.values()
-    ):
-        raise RequestError("expect must be an object of strings")
-    issued_at = None
-    if raw.get("issued_at") is not None:
-        try:
-            issued_at = datetime.fromisoformat(str(raw["issued_at"]).replace("Z", "+00:00"))
-        except ValueError:
-            raise RequestError(f"issued_at is not an ISO 8601 time: {raw['issued_at']!r}") from None
-    return Request(
-        id=None if ident is None else str(ident),
-        rules=None if rules is None else tuple(rules),
-        expect={str(k): str(v) for k, v in expect.items()},
-        issued_at=issued_at,
-    )

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from ..status import Status
-
-if TYPE_CHECKING:  # engines import this module: importing them here would be circular
-    from ..engines.base import QuestionKind
+from ..vocabulary import QuestionKind, Status
 
 RuleKind = Literal["text", "presence", "metadata", "duplicate"]
 EngineChoice = Literal["auto", "ollama", "ocr", "both"]
@@ -84,16 +80,6 @@ class Rule:
 
     def matches(self, relative_path: str) -> bool:
         return any(glob_regex(pattern).fullmatch(relative_path) for pattern in self.match)
-
-
-@dataclass(frozen=True)
-class Request:
-    """The tracker's request for one photo (NAME.EXT.request.json); every field optional."""
-
-    id: str | None = None
-    rules: tuple[str, ...] | None = None
-    expect: dict[str, str] = field(default_factory=dict)
-    issued_at: datetime | None = None
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:

@@ -22,23 +22,18 @@ from watchdog.observers.api import BaseObserver
 from .. import __version__
 from ..atomic import sweep_temp_files
 from ..config import Config
+from ..contract.request import AwaitingRequest, request_path, still_waiting
+from ..contract.verdict import Verdict, verdict_path
 from ..engines import EngineSet
 from ..intake.names import is_photo_name
 from ..intake.queue import WorkQueue
 from ..intake.reader import FileChanged
 from ..intake.stability import StabilityWatch
-from ..intake.work import (
-    arrival_order,
-    handle_photo,
-    is_done,
-    is_placeholder,
-    walk_photos,
-)
-from ..pipeline import Pipeline
+from ..pipeline.process import Options, Pipeline, Settings, Setup
+from ..pipeline.work import arrival_order, handle_photo, is_done, is_placeholder, walk_photos
 from ..rules.loader import RuleSet, load_rules
 from ..state import StateStore
 from ..tomlsource import SourceError
-from ..verdict import Verdict, verdict_path
 from ..watch.observer import PhotoEvents, Sinks, polling_interval, start_observer
 from .lock import AlreadyRunning as AlreadyRunning  # re-exported: the CLI catches it here
 from .lock import take_watch_lock
@@ -74,9 +69,12 @@ class Daemon:
         self._lock_fd: int | None = None
         self._workers: list[threading.Thread] = []
         self._rules_signature: tuple[tuple[str, int, int], ...] = ()
-        self.engines = EngineSet(config, self.stop)
         self.state: StateStore | None = None
         self.pipeline: Pipeline | None = None
+        # Photos set aside until their late request arrives: when each was first set aside.
+        self._parked: dict[Path, float] = {}
+        self._parked_lock = threading.Lock()
+        self._warm_up_thread: threading.Thread | None = None
         self.stability = StabilityWatch(
             config.intake.stability_delay, config.intake.empty_timeout, self.queue.put
         )
@@ -88,15 +86,10 @@ class Daemon:
     def _take_lock(self) -> None:
         self._lock_fd = take_watch_lock(self.config.state_dir, self.root)
 
-    def _load_rules(self) -> RuleSet:
-        rules = load_rules(self.config.rules)
-        self._rules_signature = _folder_signature(self.config.rules)
-        log.info(
-            "loaded %d rule(s) from %s (digest %s)",
-            len(rules.rules),
-            self.config.rules,
-            rules.digest,
-        )
+    def _load_rules(self, folder: Path) -> RuleSet:
+        rules = load_rules(folder)
+        self._rules_signature = _folder_signature(folder)
+        log.info("loaded %d rule(s) from %s (digest %s)", len(rules.rules), folder, rules.digest)
         return rules
 
     def run(self) -> int:
@@ -104,9 +97,11 @@ class Daemon:
         swept = sweep_temp_files(self.root)
         if swept:
             log.info("removed %d temp file(s) left by an earlier run", swept)
-        rules = self._load_rules()
+        setup = Setup(
+            Settings.from_config(self.config), self._load_rules(self.config.rules), self._engines()
+        )
         self.state = StateStore(self.config.state_dir / "proofwatch.sqlite3")
-        self.pipeline = Pipeline(self.config, rules, self.engines, self.state, self.stop)
+        self.pipeline = Pipeline(setup, self.state, self.stop)
         self._install_signals()
         interval, why = polling_interval(self.root, self.config.intake.polling)
         self._watch_mode = why
@@ -121,7 +116,8 @@ class Daemon:
             self._workers.append(worker)
         queued = self._scan_folder(self.root)
         log.info("start-up scan queued %d photo(s)", queued)
-        threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        self._warm_up_thread = threading.Thread(target=self._warm_up, name="warm-up", daemon=True)
+        self._warm_up_thread.start()
         _OverflowAlarm.install(self._rescan_requested)
         self.notifier.ready()
         pinger = WatchdogPinger(self.notifier, self._healthy, self._status_line)
@@ -139,6 +135,7 @@ class Daemon:
         next_status = 0.0
         while not self.stop.wait(TICK):
             self.stability.tick()
+            self._release_parked()
             now = time.monotonic()
             if not self.observer.is_alive():
                 log.error("the file watcher died; restarting it and rescanning")
@@ -157,16 +154,25 @@ class Daemon:
                 self._write_status()
                 next_status = now + STATUS_EVERY
 
+    def _engines(self, config: Config | None = None) -> EngineSet:
+        return EngineSet(config or self.config, self.stop)
+
+    @property
+    def engines(self) -> EngineSet:
+        assert self.pipeline is not None
+        return self.pipeline.setup.engines
+
     def _warm_up(self) -> None:
         """Check the model server and load OCR now, not on the first photo."""
         import imagehash
         from PIL import Image
 
         imagehash.phash(Image.new("L", (32, 32)))  # its first call imports scipy (~1 s)
-        health = self.engines.check_ollama()
-        if self.engines.mode != "ollama" and (health is None or not health.model_ready):
+        engines = self.engines
+        health = engines.check_ollama()
+        if engines.mode != "ollama" and (health is None or not health.model_ready):
             try:
-                self.engines.ocr().load()
+                engines.ocr().load()
             except Exception as exc:
                 log.error("the OCR engine cannot be loaded: %s", exc)
 
@@ -175,36 +181,35 @@ class Daemon:
 
     def _reload(self) -> None:
         self.notifier.reloading()
+        assert self.pipeline is not None
         try:
-            if self.reload_config is not None:
-                fresh = self.reload_config()
-                if fresh != self.config:
-                    self._apply_config(fresh)
-            assert self.pipeline is not None
-            self.pipeline.rules = self._load_rules()
+            fresh = self.reload_config() if self.reload_config is not None else self.config
+            rules = self._load_rules(fresh.rules)
+            engines = self.engines if fresh == self.config else self._apply_config(fresh)
+            self.pipeline.swap(Setup(Settings.from_config(self.config), rules, engines))
         except (SourceError, OSError, ValueError) as exc:
             self._rules_signature = _folder_signature(self.config.rules)  # do not retry every tick
             log.error("reload failed, keeping the previous configuration and rules: %s", exc)
             self.counters.problem("(reload)", "error", str(exc))
         self.notifier.ready()
 
-    def _apply_config(self, fresh: Config) -> None:
-        """Settings that can change live; the rest need a restart, and the log says so."""
+    def _apply_config(self, fresh: Config) -> EngineSet:
+        """Settings that can change live; the rest need a restart, and the log says so.
+        The engines the new settings ask for (the old ones close once idle)."""
         needs_restart = [
             name for name in ("watch", "state_dir", "verdict_dir")
             if getattr(fresh, name) != getattr(self.config, name)
         ]  # fmt: skip
         if needs_restart:
             log.warning("%s changed: takes effect after a restart", ", ".join(needs_restart))
-        engines = EngineSet(fresh, self.stop)
-        assert self.pipeline is not None
-        old, self.engines = self.engines, engines
-        self.config = self.pipeline.config = fresh
-        self.pipeline.engines = engines
+        for name in needs_restart:  # until then, the folders in use stay as they are
+            fresh = fresh.with_overrides(**{name: getattr(self.config, name)})
+        engines = self._engines(fresh)
+        self.config = fresh
         self.stability.delay = fresh.intake.stability_delay
-        old.close()
         threading.Thread(target=engines.check_ollama, name="health", daemon=True).start()
         log.info("configuration reloaded")
+        return engines
 
     # -- scanning
 
@@ -215,7 +220,11 @@ class Daemon:
             folder.relative_to(self.root), self.config.intake.ignore
         ):
             queued += self.queue.put(folder)  # a folder named x.jpg: rejected, with a verdict
+        with self._parked_lock:
+            parked = set(self._parked)
         for photo in arrival_order(walk_photos(self.root, folder, self.config.intake.ignore)):
+            if photo in parked:
+                continue  # taken again when its request comes, or its wait ends
             if not self.queue.is_busy(photo) and not self._is_done(photo):
                 queued += self.queue.put(photo)
         return queued
@@ -249,9 +258,35 @@ class Daemon:
 
     def _handle(self, photo: Path) -> None:
         assert self.pipeline is not None
-        verdict = handle_photo(self.pipeline, photo, self._verdict_path(photo))
+        now = time.monotonic()
+        with self._parked_lock:
+            parked_at = self._parked.pop(photo, now)
+        wait = self.config.intake.request_wait
+        options = Options(
+            wait_for_request=still_waiting(parked_at, now, wait), waited=now - parked_at
+        )
+        try:
+            verdict = handle_photo(self.pipeline, photo, self._verdict_path(photo), options)
+        except AwaitingRequest:
+            with self._parked_lock:
+                self._parked[photo] = parked_at
+            log.debug("%s waits up to %ss for its request", printable(str(photo)), wait)
+            return
         if verdict is not None:
             self._log_verdict(verdict)
+
+    def _release_parked(self) -> None:
+        """Parked photos whose request has come, or whose wait is over, go back in line."""
+        now = time.monotonic()
+        wait = self.config.intake.request_wait
+        with self._parked_lock:
+            due = [
+                photo
+                for photo, parked_at in self._parked.items()
+                if not still_waiting(parked_at, now, wait) or request_path(photo).exists()
+            ]
+        for photo in due:
+            self.queue.put(photo)  # _handle finds when it was parked
 
     def _log_verdict(self, verdict: Verdict) -> None:
         self.counters.count(verdict.status)
@@ -275,19 +310,8 @@ class Daemon:
             bound,
         ) and all(worker.is_alive() for worker in self._workers)
 
-    def _model_state(self) -> tuple[str, str]:
-        if self.engines.mode == "ocr":
-            return "ocr", "embedded OCR, " + ("ready" if self.engines.ocr_ready else "loading")
-        problem = self.engines.ollama_problem()
-        assert self.engines.ollama is not None
-        engine = f"ollama {self.engines.ollama.config.model}"
-        if problem:
-            fallback = ", OCR fallback for text rules" if self.engines.mode == "auto" else ""
-            return engine, f"down: {problem}{fallback}"
-        return engine, "up"
-
     def _status_line(self) -> str:
-        engine, state = self._model_state()
+        engine, state = self.engines.describe()
         last = self.counters.last_errors[-1]["reason"] if self.counters.last_errors else "none"
         return (
             f"watching {self.root}; queue {self.queue.pending}; done {self.counters.done}; "
@@ -295,8 +319,11 @@ class Daemon:
         )
 
     def _write_status(self) -> None:
-        engine, state = self._model_state()
         assert self.pipeline is not None
+        engine, state = self.engines.describe()
+        rules = self.pipeline.setup.rules
+        with self._parked_lock:
+            parked = len(self._parked)
         status = {
             "version": __version__,
             "pid": os.getpid(),
@@ -305,11 +332,12 @@ class Daemon:
             "watching": str(self.root),
             "watch_mode": self._watch_mode,
             "queued": self.queue.pending + len(self.stability),
+            "awaiting_request": parked,
             "in_flight": self.queue.in_flight,
             "done_by_status": dict(self.counters.by_status),
             "model": {"engine": engine, "state": state},
-            "rules_count": len(self.pipeline.rules.rules),
-            "rules_digest": self.pipeline.rules.digest,
+            "rules_count": len(rules.rules),
+            "rules_digest": rules.digest,
             "last_errors": list(self.counters.last_errors),
         }
         try:
@@ -344,9 +372,13 @@ class Daemon:
             worker.join(max(0.0, deadline - time.monotonic()))
         if any(worker.is_alive() for worker in self._workers):
             log.warning("a photo was still in hand at the stop deadline; it is redone next start")
+        if self._warm_up_thread is not None:
+            # A model still loading in native code must not be cut off at exit (abort).
+            self._warm_up_thread.join(self.config.stop_timeout)
         pinger.stop()
         self._write_status()
-        self.engines.close()
+        assert self.pipeline is not None
+        self.pipeline.close()
         if self.state is not None:
             self.state.close()
         log.info("stopped")

@@ -23,14 +23,21 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .cli import EXIT_NOT_PASS, EXIT_OK, EXIT_USAGE, add_config_flags, resolve_config
-from .config import Config
-from .status import STATUSES
+from ..config import Config
+from ..vocabulary import STATUSES
+from .common import (
+    EXIT_NOT_PASS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Subcommands,
+    add_config_flags,
+    resolve_config,
+)
 
 if TYPE_CHECKING:
-    from .engines import EngineSet
-    from .pipeline import Pipeline
-    from .rules.loader import RuleSet
+    from ..engines import EngineSet
+    from ..pipeline.process import Pipeline
+    from ..rules.loader import RuleSet
 
 EXIT_INTERRUPTED = 130  # what a shell reports for a command stopped by Ctrl-C
 
@@ -63,7 +70,7 @@ examples:
 """
 
 
-def register(commands: Any) -> None:
+def register(commands: Subcommands) -> None:
     """Add the `backfill` command to the top-level subparsers."""
     parser: argparse.ArgumentParser = commands.add_parser(
         "backfill", help="verify photos already in a folder, with progress (resumable)",
@@ -127,8 +134,8 @@ def place(config: Config, folder: Path | None) -> tuple[Path, Path]:
 def make_plan(
     config: Config, root: Path, folder: Path, digest: str, reverify: bool, everything: bool
 ) -> Plan:
-    from .intake.work import arrival_order, is_done, is_placeholder, walk_photos
-    from .verdict import read_verdict, verdict_path
+    from ..contract.verdict import read_verdict, verdict_path
+    from ..pipeline.work import arrival_order, is_done, is_placeholder, walk_photos
 
     plan = Plan(root)
     now = time.time()
@@ -256,7 +263,7 @@ class _Usage(Exception):
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from .service.logs import setup_logging
+    from ..service.logs import setup_logging
 
     config = resolve_config(args)
     # The progress display is the output; the log only speaks up about problems.
@@ -273,10 +280,9 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def _run(config: Config, folder: Path, args: argparse.Namespace) -> int:
-    from . import engines  # noqa: F401  (first: rules.model and engines import each other)
-    from .atomic import sweep_temp_files
-    from .rules.loader import load_rules
-    from .service.lock import AlreadyRunning, take_watch_lock
+    from ..atomic import sweep_temp_files
+    from ..rules.loader import load_rules
+    from ..service.lock import AlreadyRunning, take_watch_lock
 
     assert config.watch is not None
     root = config.watch
@@ -318,10 +324,10 @@ def _foreign_owner(state_dir: Path) -> str | None:
 
 
 def _with_engines(config: Config, rules: RuleSet, folder: Path, args: argparse.Namespace) -> int:
-    from .engines import EngineSet
-    from .engines.ollama import RemoteHostRefused
-    from .pipeline import Pipeline
-    from .state import StateStore
+    from ..engines import EngineSet
+    from ..engines.ollama import RemoteHostRefused
+    from ..pipeline.process import Pipeline, Setup
+    from ..state import StateStore
 
     stop = threading.Event()
     try:
@@ -334,10 +340,10 @@ def _with_engines(config: Config, rules: RuleSet, folder: Path, args: argparse.N
         engine_line = _engine_state(engines, config)
         if engine_line is None:
             return EXIT_USAGE
-        pipeline = Pipeline(config, rules, engines, state, stop)
+        pipeline = Pipeline(Setup.from_config(config, rules, engines), state, stop)
         assert config.watch is not None
         plan = make_plan(config, config.watch, folder, rules.digest, args.reverify, args.everything)
-        return _process(pipeline, plan, folder, engine_line, args)
+        return _process(pipeline, plan, folder, engine_line, args, config.rules)
     finally:
         state.close()
         engines.close()
@@ -363,19 +369,25 @@ def _engine_state(engines: EngineSet, config: Config) -> str | None:
 
 
 def _process(
-    pipeline: Pipeline, plan: Plan, folder: Path, engine_line: str, args: argparse.Namespace
+    pipeline: Pipeline,
+    plan: Plan,
+    folder: Path,
+    engine_line: str,
+    args: argparse.Namespace,
+    rules_folder: Path,
 ) -> int:
-    from .intake.reader import FileChanged
-    from .intake.work import handle_photo
-    from .pipeline import Options
-    from .verdict import verdict_path
+    from ..contract.verdict import verdict_path
+    from ..intake.reader import FileChanged
+    from ..pipeline.process import Options
+    from ..pipeline.work import handle_photo
 
     out = sys.stdout
+    setup = pipeline.setup
     found = len(plan.todo) + plan.done + plan.settling
     kept = "up to date" if args.reverify else "already verified"
     print(f"backfill {folder}: {found} photo(s), {plan.done} {kept}, {len(plan.todo)} to "
-          f"process\nrules: {len(pipeline.rules.rules)} from {pipeline.config.rules} (digest "
-          f"{pipeline.rules.digest}); model: {engine_line}", file=out, flush=True)  # fmt: skip
+          f"process\nrules: {len(setup.rules.rules)} from {rules_folder} (digest "
+          f"{setup.rules.digest}); model: {engine_line}", file=out, flush=True)  # fmt: skip
     use_bar = args.progress == "bar" or (args.progress == "auto" and out.isatty())
     progress = (BarProgress if use_bar and plan.todo else Progress)(len(plan.todo), out)
     problems: list[str] = []
@@ -388,8 +400,8 @@ def _process(
                 if pipeline.stop.is_set():
                     interrupted = True
                     break
-                name = pipeline.relative(photo)
-                target = verdict_path(photo, plan.root, pipeline.config.verdict_dir)
+                name = setup.settings.relative(photo)
+                target = verdict_path(photo, plan.root, setup.settings.verdict_dir)
                 # No waiting for late request sidecars: these photos are not arriving, they
                 # are here. A verdict already there keeps the metadata facts it recorded.
                 options = Options(wait_for_request=False)

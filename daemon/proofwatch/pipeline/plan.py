@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from ..engines.base import Availability
 from ..rules.model import Rule
 
 OLLAMA, OCR = "ollama", "ocr"
-
-
-@dataclass(frozen=True)
-class Availability:
-    mode: str  # the daemon's engine setting: auto | ollama | ocr
-    ollama_ready: bool  # last health check found the server and a vision model
-    ocr_installed: bool
-    ollama_problem: str | None = None  # why it is not ready, when known
 
 
 def choose(rule: Rule, available: Availability) -> tuple[tuple[str, ...], str | None]:

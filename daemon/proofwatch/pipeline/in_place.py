@@ -8,20 +8,19 @@ be stripped but holds metadata is moved out of reach instead (`quarantine`).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic import Staged, write_atomic
-from .intake.reader import FileChanged, Rejected, Snapshot, read_photo, unchanged_since
-from .metadata import PhotoMetadata, read_metadata
-from .strip import StripResult, strip_bytes
+from ..atomic import Staged, write_atomic
+from ..intake.reader import FileChanged, Rejected, Snapshot, read_photo, unchanged_since
+from ..metadata import PhotoMetadata, read_metadata
+from ..strip import StripResult, strip_bytes
 
 if TYPE_CHECKING:  # sqlite3 is only needed where a store is passed in
-    from .state import StateStore
+    from ..state import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +46,16 @@ def stage_strip(
     """Read the facts to keep, strip, and (in place) write the result beside the photo.
 
     With a state store the facts are kept by the stripped file's hash before the file is
-    replaced, and recalled when the same bytes come back with nothing left to read. The
+    replaced, so a redo after a crash still knows them (`process._Run._recalled`). The
     pending replacement is None when nothing changes or the photo is not to be touched.
     """
     data, snapshot, mode = read_photo(path, max_size)
     meta = read_metadata(data)
     stripped = strip_bytes(data, meta.orientation)
-    if facts is not None:
-        digest = stripped.sha256
-        recalled = facts.recall_facts(digest) if stripped.data == data and meta.is_empty else None
-        if recalled is not None:
-            meta, removed = recalled
-            stripped = dataclasses.replace(stripped, removed=removed)
-        elif in_place:
-            facts.remember_facts(digest, meta, stripped.removed)
     pending = None
     if in_place and stripped.data != data:
+        if facts is not None:
+            facts.remember_facts(stripped.sha256, meta, stripped.removed)
         pending = PendingStrip(path, snapshot, Staged(path, stripped.data, mode=mode))
     return meta, stripped, pending
 

@@ -1,4 +1,5 @@
-"""The verdict file the tracker reads: schema proofwatch.verdict/1, written atomically."""
+"""The verdict file the tracker reads, NAME.EXT.verdict.json: schema proofwatch.verdict/1,
+written atomically, read back to tell done from not done."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .atomic import write_atomic
-from .intake.names import VERDICT_SUFFIX
-from .metadata import PhotoMetadata
-from .rules.decide import RuleResult
-from .status import Status, worst
+from .. import __version__
+from ..atomic import write_atomic
+from ..metadata import PhotoMetadata
+from ..vocabulary import RuleResult, Status, worst
 
 SCHEMA = "proofwatch.verdict/1"
+VERDICT_SUFFIX = ".verdict.json"
 # metadata.method of a photo that could not be stripped and was moved out of the folder.
 QUARANTINED = "quarantined"
 
@@ -30,7 +30,7 @@ def verdict_path(photo: Path, watch_root: Path, verdict_dir: Path | None) -> Pat
     return verdict_dir / relative.parent / (relative.name + VERDICT_SUFFIX)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Verdict:
     photo: str
     status: Status

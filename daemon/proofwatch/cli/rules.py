@@ -20,29 +20,36 @@ from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
-from ..units import format_duration
-from .loader import (
+from ..contract.request import parse_request
+from ..rules.loader import (
     KINDS,
     CheckedRules,
     RuleSet,
     check_rules,
-    parse_request,
     read_rule_file,
     valid_name,
 )
-from .model import Example, Rule
+from ..rules.model import Example, Rule
+from ..units import format_duration
+from .common import (
+    EXIT_NOT_PASS as EXIT_PROBLEMS,
+)
+from .common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    Subcommands,
+    add_config_flags,
+    resolve_config,
+)
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..engines import EngineSet
     from ..state import StateStore
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
-
-def register(commands: Any) -> None:
+def register(commands: Subcommands) -> None:
     """Add the `rules` command group to the top-level subparsers."""
-    from ..cli import add_config_flags  # cli imports this module: import it when used
 
     rules: argparse.ArgumentParser = commands.add_parser(
         "rules",
@@ -101,7 +108,6 @@ def _usage(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    from ..cli import resolve_config
 
     return resolve_config(args)
 
@@ -435,25 +441,18 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def _engine_line(engines: EngineSet) -> str:
-    available = engines.availability()
-    if engines.mode == "ocr":
-        return "engine ocr (presence rules are skipped: OCR cannot judge them)"
-    assert engines.ollama is not None
-    ollama = f"ollama {engines.ollama.config.model} at {engines.ollama.config.host}"
-    if available.ollama_ready:
-        return f"engine {ollama}"
-    return (
-        f"engine ocr for text rules, presence rules skipped "
-        f"({ollama} is not usable: {engines.ollama_problem()})"
-    )
+    engine, state = engines.describe()
+    ready = engines.availability().ollama_ready
+    skipped = "" if ready else " (presence rules are skipped: no vision model to judge them)"
+    return f"engine {engine}: {state}{skipped}"
 
 
 def run_example(
     config: Config, rules: RuleSet, engines: EngineSet, rule: Rule, example: Example
 ) -> Outcome:
     """One example through the daemon's pipeline, restricted to its rule; nothing modified."""
-    from ..engines.router import choose
-    from ..pipeline import Options, Pipeline
+    from ..pipeline.plan import choose
+    from ..pipeline.process import Options, Pipeline, Setup
     from ..state import StateStore
 
     if rule.asks_model:
@@ -473,7 +472,7 @@ def run_example(
             problem = _seed_history(config, engines, state, history, base, example.earlier)
             if problem:
                 return Outcome(rule, example, "FAILED", problem)
-        pipeline = Pipeline(config, rules, engines, state)
+        pipeline = Pipeline(Setup.from_config(config, rules, engines), state)
         verdict = pipeline.process((base / example.photo).absolute(), options, request)
     result = next((r for r in verdict.rules if r.rule == rule.name), None)
     said = verdict.reason if result is None else f"{result.engine or 'proofwatch'}: {result.detail}"
@@ -493,10 +492,11 @@ def _seed_history(
     earlier: Sequence[str],
 ) -> str | None:
     """Record the earlier photos as the daemon would; a problem message if one is unusable."""
-    from ..pipeline import Options, Pipeline
-    from .model import Request
+    from ..pipeline.process import Options, Pipeline, Setup
+    from ..vocabulary import Request
 
-    seeding = Pipeline(config.with_overrides(watch=history), RuleSet((), ""), engines, state)
+    history_config = config.with_overrides(watch=history)
+    seeding = Pipeline(Setup.from_config(history_config, RuleSet((), ""), engines), state)
     options = Options(modify=False, wait_for_request=False, record=True)
     for photo in earlier:
         # Recorded as "(earlier)/PHOTO": the same photo may also be the example itself.

@@ -9,18 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
-from .cli import (
+from ..config import Config, load_config, to_toml
+from ..tomlsource import SourceError
+from .common import (
     DEFAULT_CONFIG,
     EXIT_OK,
     EXIT_USAGE,
+    Subcommands,
     add_config_flags,
     config_file,
     resolve_config,
 )
-from .config import Config, load_config, to_toml
-from .tomlsource import SourceError
 
 CHECK_DESCRIPTION = """\
 Validate a config file the way the daemon reads it: TOML syntax, every key known (a typo is
@@ -41,7 +41,7 @@ leaves out filled in with its default. The output is itself a valid config file.
 """
 
 
-def register(commands: Any) -> None:
+def register(commands: Subcommands) -> None:
     """Add the `config` command group to the top-level subparsers."""
     config: argparse.ArgumentParser = commands.add_parser(
         "config", help="validate a config file, or show the effective configuration",
@@ -89,8 +89,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _setup_warnings(config: Config) -> list[str]:
     """What would stop the daemon here even though the file itself is valid."""
-    from . import engines  # noqa: F401  (first: rules.model and engines import each other)
-    from .rules.loader import load_rules
+    from ..rules.loader import load_rules
 
     warnings = []
     if config.watch is None:

@@ -9,16 +9,49 @@ files, which the daemon's start-up sweep removes).
 
 from __future__ import annotations
 
+import argparse
 import functools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from .atomic import fsync_dir
-from .in_place import PendingStrip, stage_strip
-from .intake.reader import FileChanged, Rejected
-from .strip import StripError
+from ..atomic import fsync_dir
+from ..intake.reader import FileChanged, Rejected
+from ..pipeline.in_place import PendingStrip, stage_strip
+from ..strip import StripError
+from .common import EXIT_NOT_PASS, EXIT_OK, Subcommands
+
+
+def register(commands: Subcommands) -> None:
+    strip = commands.add_parser(
+        "strip", help="remove all metadata from files in place",
+        description="Remove every piece of metadata (GPS, EXIF, XMP, IPTC, MakerNotes, "
+        "thumbnails, trailers) from each FILE in place, atomically, keeping the pixels: a "
+        "file is replaced only once its stripped bytes are on disk, so a crash leaves it "
+        "whole. Prints what was removed, file by file, in order. Exit 1 if any file could "
+        "not be stripped.",
+    )  # fmt: skip
+    strip.set_defaults(handler=cmd_strip)
+    strip.add_argument(
+        "files", type=Path, nargs="+", metavar="FILE",
+        help="a JPEG, MPO, PNG, WebP or HEIC/HEIF photo; other files are refused, untouched",
+    )  # fmt: skip
+    strip.add_argument(
+        "--max-size", default="50MB", metavar="SIZE",
+        help="refuse larger files (default: 50MB)",
+    )  # fmt: skip
+
+
+def cmd_strip(args: argparse.Namespace) -> int:
+    from ..units import parse_size
+
+    failed = 0
+    for stripped, line in strip_files(args.files, parse_size(args.max_size)):
+        failed += not stripped
+        print(line, flush=True)
+    return EXIT_NOT_PASS if failed else EXIT_OK
+
 
 # Photos staged and waiting for the disk: enough to overlap parsing with syncing, few
 # enough that memory and temp files stay small.

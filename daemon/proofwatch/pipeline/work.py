@@ -15,13 +15,11 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from ..pipeline import Options, Pipeline
-from ..verdict import Verdict, read_verdict, write_verdict
-from .names import is_ignored, is_photo_name
+from ..contract.verdict import Verdict, read_verdict, write_verdict
+from ..intake.names import is_ignored, is_photo_name
+from .process import Options, Pipeline
 
 log = logging.getLogger("proofwatch")
-
-DAEMON_OPTIONS = Options()  # strip in place, give a late request its time, keep history
 
 
 def walk_photos(root: Path, folder: Path, ignore: Sequence[str]) -> Iterator[Path]:
@@ -80,9 +78,7 @@ def is_done(photo: Path, target: Path) -> bool:
     return bool(digest == existing["photo_sha256"])
 
 
-def handle_photo(
-    pipeline: Pipeline, photo: Path, target: Path, options: Options = DAEMON_OPTIONS
-) -> Verdict | None:
+def handle_photo(pipeline: Pipeline, photo: Path, target: Path, options: Options) -> Verdict | None:
     """Process `photo` and write its verdict to `target`; None when nothing was written."""
     verdict = pipeline.process(photo, options)
     if pipeline.stop.is_set() and verdict.status == "error":

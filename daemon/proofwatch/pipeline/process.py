@@ -1,0 +1,374 @@
+"""One photo, start to finish: read -> strip -> request -> rules -> engines -> verdict.
+
+The same code path serves the daemon, `proofwatch check`, `rules test` and `backfill`. What
+a photo is judged with (settings, rules, engines) is one immutable `Setup`, taken once per
+photo: a reload swaps in a new one without touching photos already in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import imagehash
+from PIL import Image
+
+from ..config import Config
+from ..contract.request import AwaitingRequest, RequestError, read_request
+from ..contract.verdict import (
+    QUARANTINED,
+    Verdict,
+    metadata_block,
+    metadata_from_block,
+    read_verdict,
+    summarize,
+    verdict_path,
+)
+from ..engines import EngineError, EngineSet, EngineUnavailable
+from ..engines.image import ImageRejected, open_checked, upright_copy
+from ..intake.reader import FileChanged, Rejected
+from ..metadata import PhotoMetadata
+from ..rules.decide import Facts, decide
+from ..rules.loader import RuleSet
+from ..rules.model import Rule
+from ..state import StateStore
+from ..strip import StripError
+from ..vocabulary import Question, Reading, Request, RuleResult, Status
+from .in_place import quarantine, strip_photo
+from .plan import plan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The few settings the pipeline needs, out of the whole configuration."""
+
+    root: Path  # the watched folder, resolved: photo paths in verdicts are relative to it
+    state_dir: Path  # where the quarantine is
+    verdict_dir: Path | None = None
+    max_file_size: int = 50_000_000
+    max_pixels: int = 100_000_000
+    quarantine: bool = True
+    image_side: int = 1600  # the largest copy any engine needs
+
+    @classmethod
+    def from_config(cls, config: Config, root: Path | None = None) -> Settings:
+        """`root`: the watched folder when the config names none (a one-off check)."""
+        watch = config.watch if config.watch is not None else root
+        if watch is None:
+            raise ValueError("no watched folder to name photos against")
+        intake = config.intake
+        return cls(
+            root=watch.resolve(),
+            state_dir=config.state_dir,
+            verdict_dir=config.verdict_dir,
+            max_file_size=intake.max_file_size,
+            max_pixels=intake.max_pixels,
+            quarantine=intake.quarantine,
+            image_side=max(config.ollama.max_image_side, config.ocr.max_image_side),
+        )
+
+    def relative(self, photo: Path) -> str:
+        """The photo's place below the watched folder, however the folder was named (relative,
+        through a symlink); the photo itself is not resolved: a symlink is rejected, not
+        followed."""
+        for candidate in (photo, photo.parent.resolve() / photo.name):
+            try:
+                return str(candidate.relative_to(self.root))
+            except ValueError:
+                continue
+        return photo.name
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything a photo is judged with; swapped whole on reload, never edited."""
+
+    settings: Settings
+    rules: RuleSet
+    engines: EngineSet
+
+    @classmethod
+    def from_config(
+        cls, config: Config, rules: RuleSet, engines: EngineSet, root: Path | None = None
+    ) -> Setup:
+        return cls(Settings.from_config(config, root), rules, engines)
+
+
+@dataclass(frozen=True)
+class Options:
+    modify: bool = True  # strip the file in place (the daemon); False for `check`
+    wait_for_request: bool = False  # raise AwaitingRequest while a needed sidecar is missing
+    record: bool = True  # remember the photo (and its metadata facts) in the state store
+    waited: float = 0.0  # seconds the photo already waited for its request (for timings)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        setup: Setup,
+        state: StateStore | None = None,
+        stop: threading.Event | None = None,
+    ):
+        self._setup = setup
+        self.state = state
+        self.stop = stop or threading.Event()
+        self._lock = threading.Lock()
+        self._users: dict[int, int] = {}  # id(EngineSet) -> photos using it right now
+        self._retired: list[EngineSet] = []  # swapped out, closed once no photo uses them
+
+    @property
+    def setup(self) -> Setup:
+        return self._setup
+
+    def swap(self, setup: Setup) -> None:
+        """Judge the next photos with `setup`. Engines no longer used are closed once the
+        photos in hand that use them are done, never under a model call in flight."""
+        with self._lock:
+            old, self._setup = self._setup, setup
+            if old.engines is not setup.engines:
+                self._retired.append(old.engines)
+            idle = self._idle_retired()
+        for engines in idle:
+            engines.close()
+
+    def close(self) -> None:
+        with self._lock:
+            everything = [*self._retired, self._setup.engines]
+            self._retired = []
+        for engines in everything:
+            engines.close()
+
+    def _idle_retired(self) -> list[EngineSet]:
+        idle = [e for e in self._retired if not self._users.get(id(e))]
+        self._retired = [e for e in self._retired if self._users.get(id(e))]
+        return idle
+
+    @contextmanager
+    def _lease(self) -> Iterator[Setup]:
+        with self._lock:
+            setup = self._setup
+            key = id(setup.engines)
+            self._users[key] = self._users.get(key, 0) + 1
+        try:
+            yield setup
+        finally:
+            with self._lock:
+                self._users[key] -= 1
+                if not self._users[key]:
+                    del self._users[key]
+                idle = self._idle_retired()
+            for engines in idle:
+                engines.close()
+
+    def process(self, photo: Path, options: Options, request: Request | None = None) -> Verdict:
+        """The photo's verdict. FileChanged (look again once it settles) and AwaitingRequest
+        (set it aside: already stripped) are raised; every other outcome is a verdict."""
+        with self._lease() as setup:
+            return _Run(setup, self.state, photo, options).verdict(request)
+
+
+class _Run:
+    """One photo through one setup: each step adds what it learnt; the Verdict is built
+    once, at the end, from what the steps reached."""
+
+    def __init__(self, setup: Setup, state: StateStore | None, photo: Path, options: Options):
+        self.setup = setup
+        self.settings = setup.settings
+        self.state = state  # the history: reuse checks read it even when not recording
+        self.store = state if options.record else None  # where this photo is remembered
+        self.photo = photo
+        self.options = options
+        self.relative = self.settings.relative(photo)
+        self.timer = _Timer()
+        self.timings: dict[str, int] = {}
+        self.metadata: dict[str, object] | None = None
+        self.sha256: str | None = None
+        self.request_id: str | None = None
+
+    def verdict(self, request: Request | None) -> Verdict:
+        results: Sequence[RuleResult] = ()
+        phash: str | None = None
+        digest: str | None = None
+        try:
+            results, phash = self._judge(request)
+            digest = self.setup.rules.digest
+            status, reason = summarize(results)
+        except (FileChanged, AwaitingRequest):
+            raise
+        except StripError as exc:
+            status, reason = "rejected", str(exc)
+            if self.options.modify and self.settings.quarantine:
+                reason += self._quarantine()
+        except (Rejected, ImageRejected) as exc:
+            status, reason = "rejected", str(exc)
+        except RequestError as exc:
+            status, reason = "error", f"the request file is invalid: {exc}"
+        except Exception as exc:  # a verdict, never a crash: the daemon must keep running
+            log.exception("unexpected failure on %r", self.relative)
+            status, reason = "error", f"internal error ({type(exc).__name__})"
+        self.timings["total"] = self.timer.total() + round(self.options.waited * 1000)
+        if self.store is not None and self.sha256:
+            self.store.record(self.relative, self.sha256, phash, status, self.setup.rules.digest)
+        return Verdict(
+            photo=self.relative,
+            status=status,
+            reason=reason,
+            request_id=self.request_id,
+            rules=results,
+            metadata=self.metadata,
+            photo_sha256=self.sha256,
+            rules_digest=digest,
+            timings_ms=self.timings,
+        )
+
+    def _judge(self, request: Request | None) -> tuple[list[RuleResult], str]:
+        """The rules' results, and the photo's perceptual hash for the history."""
+        settings = self.settings
+        meta, stripped = strip_photo(
+            self.photo, settings.max_file_size, self.options.modify, self.store
+        )
+        self.metadata = metadata_block(meta, stripped.removed, stripped.method)
+        self.sha256 = stripped.sha256
+        if meta.is_empty:
+            meta = self._recalled(stripped.method) or meta
+        self.timings["strip"] = self.timer.lap()
+
+        opened = open_checked(stripped.data, settings.max_pixels)  # headers only, bombs refused
+        width, height = opened.size
+        request = self._request(request)
+        self.timings["request"] = self.timer.lap() + round(self.options.waited * 1000)
+        self.request_id = request.id
+        rules, unknown = select(self.setup.rules, self.relative, request)
+        image = upright_copy(opened, settings.image_side)
+        phash = str(imagehash.phash(image))
+        earlier = (
+            self.state.earlier_hashes(self.relative, stripped.sha256)
+            if self.state is not None and any(r.kind == "duplicate" for r in rules)
+            else []
+        )
+        facts = Facts(request, meta, width, height, phash, earlier)
+        needs_model = any(rule.asks_model for rule in rules)
+        readings, unanswerable = ask(self.setup.engines, rules, image) if needs_model else ({}, {})
+        self.timings["model"] = self.timer.lap()
+        results = [
+            RuleResult(rule.name, *unanswerable[rule.name])
+            if rule.name in unanswerable
+            else decide(rule, facts, readings.get(rule.name, ()))
+            for rule in rules
+        ]
+        missing = "the request names a rule that does not exist"
+        results += [RuleResult(name, "error", missing) for name in unknown]
+        return results, phash
+
+    def _recalled(self, method: str) -> PhotoMetadata | None:
+        """The facts of a photo stripped before (a redo after a crash, a reverify): kept by
+        the state store under the stripped file's hash, else recorded by the verdict it
+        already has for these very bytes (a new or lost state directory). None: unknown,
+        and rules that need the facts say so."""
+        assert self.sha256 is not None
+        kept = self.store.recall_facts(self.sha256) if self.store is not None else None
+        if kept is not None:
+            meta, removed = kept
+            self.metadata = metadata_block(meta, removed, method)
+            return meta
+        target = verdict_path(self.photo, self.settings.root, self.settings.verdict_dir)
+        earlier = read_verdict(target) or {}
+        block = earlier.get("metadata")
+        if not isinstance(block, dict) or earlier.get("photo_sha256") != self.sha256:
+            return None
+        self.metadata = dict(block)
+        return metadata_from_block(block)
+
+    def _request(self, given: Request | None) -> Request:
+        """The request given, else the sidecar; a photo whose rules need a request that has
+        not come yet is set aside (AwaitingRequest) while the caller lets it wait."""
+        if given is not None:
+            return given
+        found = read_request(self.photo)
+        if found is not None:
+            return found
+        if self.options.wait_for_request:
+            would_run, _ = select(self.setup.rules, self.relative, Request())
+            if any(rule.needs_request for rule in would_run):
+                raise AwaitingRequest(f"{self.relative} waits for its request")
+        return Request()
+
+    def _quarantine(self) -> str:
+        """A photo that cannot be stripped must not stay readable with its metadata: move
+        it to the daemon's own folder, where the tracker (and the web) cannot serve it."""
+        settings = self.settings
+        moved = quarantine(self.photo, settings.max_file_size, settings.state_dir)
+        if moved is None:
+            return ""
+        self.metadata = metadata_block(moved, (), QUARANTINED)
+        return (
+            "; it still carried metadata, so it was moved out of the upload folder into "
+            "the daemon's quarantine"
+        )
+
+
+def select(rules: RuleSet, relative: str, request: Request) -> tuple[list[Rule], list[str]]:
+    """The rules to run on a photo: those the request names (and the names it gave that no
+    rule has), else every rule whose `match` selects the photo's path."""
+    if request.rules is None:
+        return [rule for rule in rules.rules if rule.matches(relative)], []
+    by_name = rules.by_name()
+    chosen = [by_name[name] for name in request.rules if name in by_name]
+    return chosen, [name for name in request.rules if name not in by_name]
+
+
+def ask(
+    engines: EngineSet, rules: Sequence[Rule], image: Image.Image
+) -> tuple[dict[str, list[Reading]], dict[str, tuple[Status, str]]]:
+    """One call per engine with every question for it; readings per rule name.
+
+    Rules no engine could answer come back with the status and reason they get.
+    """
+    by_engine, reasons = plan(rules, engines.availability())
+    by_name = {rule.name: rule for rule in rules}
+    unanswerable = {name: (by_name[name].undecided, why) for name, why in reasons.items()}
+    readings: dict[str, list[Reading]] = {}
+    for name, engine_rules in by_engine.items():
+        questions = [Question(r.question_key, r.question_kind, r.question) for r in engine_rules]
+        engine = engines.engine(name)
+        try:
+            answers = engine.ask(image, questions)
+        except EngineUnavailable as exc:
+            # auto mode found the server gone: rules that may fall back are asked again
+            # (Ollama is marked down now, so the plan sends text rules to OCR); rules
+            # that named Ollama themselves get the reason, which makes them review.
+            engines.mark_ollama_down(str(exc))
+            answers = {q.key: Reading(engine.label, (), f"{exc}") for q in questions}
+            fallback = [r for r in engine_rules if r.engine == "auto"]
+            if engines.mode == "auto" and fallback:
+                more, more_reasons = ask(engines, fallback, image)
+                readings.update(more)
+                unanswerable.update(more_reasons)
+                engine_rules = [r for r in engine_rules if r.engine != "auto"]
+        except EngineError as exc:
+            unanswerable.update({rule.name: ("error", str(exc)) for rule in engine_rules})
+            continue
+        for rule in engine_rules:
+            readings.setdefault(rule.name, []).append(answers[rule.question_key])
+    return readings, unanswerable
+
+
+class _Timer:
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.start = self.last = clock()
+
+    def lap(self) -> int:
+        now = self.clock()
+        lap, self.last = now - self.last, now
+        return round(lap * 1000)
+
+    def total(self) -> int:
+        return round((self.clock() - self.start) * 1000)
