@@ -134,8 +134,9 @@ podman "${podman_global[@]}" build \
     "$root" >&2 || status=$?
 if ((status != 0)); then
     if $offline; then
-        skip "$IMAGE is out of date and cannot be rebuilt from the layer cache alone" \
-            "(pyproject.toml or the base changed: make image rebuilds it with PyPI)"
+        skip "rebuilding $IMAGE from the layer cache alone, with no network, failed" \
+            "(exit $status; the build log is above): when pyproject.toml or the base" \
+            "changed, make image rebuilds it with PyPI"
     fi
     exit "$status"
 fi

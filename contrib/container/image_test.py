@@ -258,7 +258,11 @@ def run(image: str) -> None:
                 (
                     "controls/IMG_1001.jpg",
                     gps_photo(CODE_PHOTO),
-                    {"id": "image-test-1", "expect": {"code": "48213"}},
+                    {
+                        "id": "image-test-1",
+                        "expect": {"code": "48213"},
+                        "issued_at": "2026-11-22T10:00:00+01:00",  # the photo: 10:41
+                    },
                     "pass",
                 ),
             ]
