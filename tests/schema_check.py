@@ -43,9 +43,7 @@ def claims_to_be_a_verdict(path: Path) -> dict[str, Any] | None:
         loaded = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
-    if isinstance(loaded, dict) and str(loaded.get("schema", "")).startswith(
-        "proofwatch.verdict/"
-    ):
+    if isinstance(loaded, dict) and str(loaded.get("schema", "")).startswith("proofwatch.verdict/"):
         return loaded
     return None
 

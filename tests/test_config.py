@@ -153,6 +153,24 @@ def test_config_check_reports_file_line_key_and_exits_2(
     assert captured.err.startswith(f"{path}:3: intake.stabilty_delay: unknown key")
 
 
+def test_config_check_reports_every_problem_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        'engine = "gpu"\n[intake]\nstabilty_delay = "3s"\nmax_file_size = "huge"\n'
+        "[ollama]\nconcurrency = 0\n",
+    )
+    assert main(["config", "check", str(path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[0:2] for line in lines] == [
+        [f"{path}:1", "engine"],
+        [f"{path}:3", "intake.stabilty_delay"],
+        [f"{path}:4", "intake.max_file_size"],
+        [f"{path}:6", "ollama.concurrency"],
+    ], lines
+
+
 def test_config_check_warns_about_what_would_stop_the_daemon(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,7 +14,7 @@ from typing import Any, get_type_hints
 
 import tomli_w
 
-from .tomlsource import SourceError, locate, read_toml
+from .tomlsource import KeyLines, SourceError, raise_any, read_toml
 from .units import format_duration, format_size, parse_duration, parse_size
 
 ENGINES = ("auto", "ollama", "ocr")
@@ -126,7 +126,7 @@ SECTIONS = {"intake": IntakeConfig, "ollama": OllamaConfig, "ocr": OcrConfig}
 
 
 def _convert(
-    path: Path, text: str, table: tuple[str, ...], spec: dataclasses.Field[Any], raw: Any
+    path: Path, lines: KeyLines, table: tuple[str, ...], spec: dataclasses.Field[Any], raw: Any
 ) -> Any:
     """Check one raw TOML value against its field and turn it into the typed value."""
     hints = get_type_hints(Config if not table else SECTIONS[table[0]])
@@ -135,7 +135,7 @@ def _convert(
 
     def fail(message: str) -> SourceError:
         return SourceError(
-            path, message, locate(text, table, spec.name), ".".join((*table, spec.name))
+            path, message, lines.find(*table, spec.name), ".".join((*table, spec.name))
         )
 
     try:
@@ -176,48 +176,69 @@ def _type_error(raw: Any) -> Any:
     raise ValueError(f"{raw!r} has the wrong type")
 
 
-def _build(path: Path, text: str, table: tuple[str, ...], cls: type, raw: dict[str, Any]) -> Any:
+def _build(
+    path: Path,
+    lines: KeyLines,
+    table: tuple[str, ...],
+    cls: type,
+    raw: dict[str, Any],
+    errors: list[SourceError],
+) -> Any:
+    """`cls` from its TOML table; every problem is added to `errors`, and the key it is
+    about keeps its default, so that one check reports them all."""
     fields = {spec.name: spec for spec in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         spec = fields.get(key)
+        name = ".".join((*table, key))
         if spec is None:
-            where = locate(text, table, key)
             known = ", ".join(sorted(fields))
-            raise SourceError(path, f"unknown key (known: {known})", where, ".".join((*table, key)))
-        if key in SECTIONS and not table:
-            if not isinstance(value, dict):
-                raise SourceError(path, "expected a table", locate(text, (), key), key)
-            values[key] = _build(path, text, (key,), SECTIONS[key], value)
+            errors.append(
+                SourceError(path, f"unknown key (known: {known})", lines.find(*table, key), name)
+            )
+        elif key in SECTIONS and not table:
+            if isinstance(value, dict):
+                values[key] = _build(path, lines, (key,), SECTIONS[key], value, errors)
+            else:
+                errors.append(SourceError(path, "expected a table", lines.find(key), key))
         else:
-            values[key] = _convert(path, text, table, spec, value)
+            try:
+                values[key] = _convert(path, lines, table, spec, value)
+            except SourceError as exc:
+                errors.append(exc)
     return cls(**values)
 
 
 def load_config(path: Path | None) -> Config:
     """The configuration in `path`, or the defaults when no file is given."""
     config = Config()
+    errors: list[SourceError] = []
+    lines = KeyLines("")
     if path is not None:
         raw, text = read_toml(path)
-        config = _build(path, text, (), Config, raw)
-    validate(config, path or "<defaults>")
+        lines = KeyLines(text)
+        config = _build(path, lines, (), Config, raw, errors)
+    errors += validate(config, path or "<defaults>", lines)
+    raise_any(sorted(errors, key=lambda error: error.line or 0))
     return config
 
 
-def validate(config: Config, origin: Path | str) -> None:
-    """Checks that span keys; raised as SourceError naming the key."""
+def validate(config: Config, origin: Path | str, lines: KeyLines) -> list[SourceError]:
+    """Checks of values that parse but make no sense, each naming its key and line."""
+    problems = []
     if config.ollama.concurrency < 1:
-        raise SourceError(origin, "must be at least 1", key="ollama.concurrency")
+        problems.append(("ollama.concurrency", "must be at least 1"))
     if config.ollama.votes < 1:
-        raise SourceError(origin, "must be at least 1", key="ollama.votes")
+        problems.append(("ollama.votes", "must be at least 1"))
     polling = config.intake.polling
     if polling not in ("auto", "off"):
         try:
             parse_duration(polling)
         except ValueError as exc:
-            raise SourceError(
-                origin, f'"auto", "off" or an interval: {exc}', key="intake.polling"
-            ) from None
+            problems.append(("intake.polling", f'"auto", "off" or an interval: {exc}'))
+    return [
+        SourceError(origin, message, lines.find(*key.split(".")), key) for key, message in problems
+    ]
 
 
 def host_from_environment(config: Config, environ: dict[str, str] | None = None) -> Config:

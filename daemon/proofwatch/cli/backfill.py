@@ -337,7 +337,7 @@ def _with_engines(config: Config, rules: RuleSet, folder: Path, args: argparse.N
         return EXIT_USAGE
     state = StateStore(config.state_dir / "proofwatch.sqlite3")
     try:
-        engine_line = _engine_state(engines, config)
+        engine_line = _engine_state(engines)
         if engine_line is None:
             return EXIT_USAGE
         pipeline = Pipeline(Setup.from_config(config, rules, engines), state, stop)
@@ -349,23 +349,16 @@ def _with_engines(config: Config, rules: RuleSet, folder: Path, args: argparse.N
         engines.close()
 
 
-def _engine_state(engines: EngineSet, config: Config) -> str | None:
+def _engine_state(engines: EngineSet) -> str | None:
     """What will read the photos, for the header; None (after saying why) when nothing can."""
-    if engines.mode == "ocr":
-        return "embedded OCR"
     health = engines.check_ollama()
-    model = f"ollama {config.ollama.model} at {config.ollama.host}"
-    if health is not None and health.model_ready:
-        return f"{model}: ready"
-    if engines.mode == "ollama":
+    if engines.mode == "ollama" and not (health is not None and health.model_ready):
         print(f"proofwatch backfill: {health.problem if health else 'Ollama is not usable'}\n"
               "engine is ollama: start Ollama or pull the model first, or pass --engine ocr "
               "(text rules only).", file=sys.stderr)  # fmt: skip
         return None
-    return (
-        f"{model}: not usable ({health.problem if health else '?'}); text rules fall back "
-        "to the embedded OCR, rules only a vision model can answer become review"
-    )
+    engine, state = engines.describe()
+    return f"{engine}: {state}"
 
 
 def _process(

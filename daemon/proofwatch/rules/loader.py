@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..contract.request import RequestError, parse_request
-from ..tomlsource import SourceError
+from ..tomlsource import KeyLines, SourceError, parse, raise_any
 from ..units import parse_duration
 from ..vocabulary import STATUSES
 from .model import Example, Rule
@@ -63,59 +62,19 @@ class CheckedRules:
         return not self.errors
 
 
-# -- where keys are: line numbers for messages
-
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*[.=]""")
-
-
-def _unquote(key: str) -> str:
-    return key.strip().strip("\"'")
-
-
 class _Lines:
-    """Line numbers of the keys of one rule file: top level, and inside each [[examples]]."""
+    """Line numbers for messages: a missing key is reported where `kind` is, or on line 1;
+    an example's key at the example, or at its [[examples]] header."""
 
     def __init__(self, text: str):
-        self.top: dict[str, int] = {}
-        self.examples: list[dict[str, int]] = []  # "" is the [[examples]] header itself
-        self.last = max(1, len(text.splitlines()))
-        table: tuple[str, ...] = ()
-        in_string = False
-        for number, line in enumerate(text.splitlines(), start=1):
-            quotes = line.count('"""') + line.count("'''")
-            if in_string:
-                in_string = quotes % 2 == 0
-                continue
-            header = _HEADER.match(line)
-            if header:
-                table = tuple(_unquote(p) for p in header.group(2).split("."))
-                self.top.setdefault(table[0], number)  # [examples] where [[examples]] is meant
-                if header.group(1) == "[[" and table == ("examples",):
-                    self.examples.append({"": number})
-                elif table == ("examples", "request") and self.examples:
-                    self.examples[-1].setdefault("request", number)
-                continue
-            key = _KEY.match(line)
-            if key:
-                name = _unquote(key.group(1))
-                if not table:
-                    self.top.setdefault(name, number)
-                elif table[0] == "examples" and self.examples:
-                    inner = name if table == ("examples",) else ".".join((*table[1:], name))
-                    self.examples[-1].setdefault(inner, number)
-            in_string = quotes % 2 == 1
+        self.keys = KeyLines(text)
 
     def of(self, key: str) -> int:
-        """The line of a top-level key; a missing key is reported where `kind` is, or line 1."""
-        return self.top.get(key) or self.top.get("kind") or 1
+        return self.keys.find(key) or self.keys.find("kind") or 1
 
     def of_example(self, index: int, key: str) -> int:
-        if index < len(self.examples):
-            lines = self.examples[index]
-            return lines.get(key) or lines[""]
-        return self.of("examples")  # written inline: examples = [{...}, ...]
+        place = ("examples", index, key) if key else ("examples", index)
+        return self.keys.find(*place) or self.of("examples")
 
 
 class _Fields:
@@ -399,29 +358,11 @@ def read_rule_file(path: Path) -> tuple[Rule | None, list[SourceError], bytes]:
     except OSError as exc:
         return None, [SourceError(path, f"cannot read: {exc.strerror}", 1, "")], b""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return None, [SourceError(path, "not UTF-8 text", line, "")], data
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        return None, [_syntax_error(path, text, exc)], data
+        raw, text = parse(path, data)
+    except SourceError as exc:
+        return None, [exc], data
     rule, errors = parse_rule(path, raw, text)
     return rule, errors, data
-
-
-def _syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> SourceError:
-    message = str(exc)
-    lines = text.splitlines()
-    found = re.search(r"at line (\d+)", message)
-    line = int(found.group(1)) if found else max(1, len(lines))
-    message = re.sub(r"\s*\((at line \d+, column \d+|at end of document)\)$", "", message)
-    # Name the key being written on that line, when there is one.
-    key = _KEY.match(lines[line - 1]) if 0 < line <= len(lines) else None
-    return SourceError(
-        path, f"invalid TOML: {message}", line, _unquote(key.group(1)) if key else ""
-    )
 
 
 def check_rules(folder: Path, examples: bool = False) -> CheckedRules:
@@ -474,15 +415,9 @@ def _missing_photos(path: Path, rule: Rule, lines: _Lines) -> list[SourceError]:
 
 
 def load_rules(folder: Path) -> RuleSet:
-    """The rules the daemon runs; raises the first SourceError when any file is broken."""
+    """The rules the daemon runs; raises every problem (SourceErrors) when any file is broken."""
     checked = check_rules(folder)
-    if checked.errors:
-        first = checked.errors[0]
-        if len(checked.errors) > 1:
-            more = len(checked.errors) - 1
-            note = f" (and {more} more problem(s): run `proofwatch rules check {folder}`)"
-            raise SourceError(first.path, first.message + note, first.line, first.key)
-        raise first
+    raise_any(checked.errors)
     return RuleSet(checked.rules, checked.digest)
 
 

@@ -6,13 +6,13 @@ clock (`sanitize_status`, `StatusThrottle`, `notify_address`, `watchdog_usec_fro
 socket, and `WatchdogPinger` is the thread that keeps the watchdog fed while the pipeline
 is healthy.
 
-The datagram itself goes out through the `sdnotify` package. sdnotify does translate an
-abstract-namespace address ("@name" -> "\\0name"), but it reads `NOTIFY_SOCKET` from
-`os.environ` only, gives up for good when its one connect() at construction fails, and
-swallows every error, including the latin-1 encode error a non-ASCII STATUS raises. So the
-address is resolved here (from the mapping the caller passes, abstract names included),
-the connection is (re)made lazily, failures are logged once, and STATUS text is made
-ASCII-safe before it is sent. Without NOTIFY_SOCKET every method is a silent no-op.
+The protocol is one datagram of ASCII lines on a Unix socket, so it is sent here with the
+standard library. (The `sdnotify` package reads NOTIFY_SOCKET from os.environ only, gives
+up for good when its one connect() at construction fails, and swallows every error,
+including the encode error a non-ASCII STATUS raises.) The address is resolved from the
+mapping the caller passes, abstract names included; the connection is (re)made lazily;
+failures are logged once; STATUS text is made ASCII-safe before it is sent. Without
+NOTIFY_SOCKET every method is a silent no-op.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
-
-import sdnotify
 
 __all__ = [
     "STATUS_INTERVAL",
@@ -223,12 +221,10 @@ def reloading_message(usec: int) -> str:
 # --------------------------------------------------------------------------- the socket
 
 
-class _Transport(sdnotify.SystemdNotifier):  # type: ignore[misc]
-    """sdnotify's notifier, connected to an address we resolved, raising on failure."""
+class _Transport:
+    """A datagram socket connected to the notify address; raises on failure."""
 
     def __init__(self, address: str) -> None:
-        # Not calling super().__init__(): it reads os.environ and swallows errors.
-        self.debug = True  # sdnotify's notify() re-raises send errors when debug is set
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # close-on-exec (PEP 446)
         try:
             sock.settimeout(SEND_TIMEOUT)
@@ -239,7 +235,7 @@ class _Transport(sdnotify.SystemdNotifier):  # type: ignore[misc]
         self.socket = sock
 
     def send(self, message: str) -> None:
-        self.notify(message)
+        self.socket.sendall(message.encode("ascii"))
 
     def close(self) -> None:
         self.socket.close()
