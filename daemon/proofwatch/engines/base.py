@@ -20,6 +20,9 @@ __all__ = [
     "Engine",
     "EngineError",
     "EngineUnavailable",
+    "ModelBusy",
+    "ModelDown",
+    "ModelWait",
     "Question",
     "QuestionKind",
     "Reading",
@@ -32,6 +35,32 @@ class EngineError(Exception):
 
 class EngineUnavailable(EngineError):
     """The engine cannot be used at all right now (server unreachable, model missing)."""
+
+
+class ModelWait(EngineError):
+    """The model server cannot take the photo now but will: the photo waits for it, set
+    aside without holding a worker, and only past model_wait becomes `error`.
+
+    `retry_after`: seconds until the next try is worth it (a growing backoff, or the
+    server's Retry-After); `since`: when this spell of trouble began (monotonic), shared by
+    every photo, so that photos arriving late in a long outage do not wait it all again.
+    """
+
+    def __init__(self, reason: str, retry_after: float, since: float):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.since = since
+
+
+class ModelBusy(ModelWait):
+    """503 (queue full, model loading) or 429: the server is there; waiting is right even in
+    auto mode, where falling back to OCR would trade a better reading for a few seconds."""
+
+
+class ModelDown(ModelWait, EngineUnavailable):
+    """No server (connection refused, no connection in time): auto mode falls back to OCR
+    for text rules; the model mode waits for it."""
 
 
 class Engine(Protocol):
