@@ -14,11 +14,6 @@ REQUEST_SUFFIX = ".request.json"
 MAX_REQUEST_BYTES = 1 << 20  # a request is a few hundred bytes; never read a huge file
 
 
-class AwaitingRequest(Exception):
-    """The photo's rules need its request, which has not arrived yet: set the photo aside
-    (it is already stripped) and take it again when the sidecar appears or the wait ends."""
-
-
 def request_path(photo: Path) -> Path:
     return photo.with_name(photo.name + REQUEST_SUFFIX)
 

@@ -7,6 +7,7 @@ photo: a reload swaps in a new one without touching photos already in hand.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ import imagehash
 from PIL import Image
 
 from ..config import Config
-from ..contract.request import AwaitingRequest, RequestError, read_request
+from ..contract.request import RequestError, read_request
 from ..contract.verdict import (
     QUARANTINED,
     Verdict,
@@ -30,6 +31,7 @@ from ..contract.verdict import (
     verdict_path,
 )
 from ..engines import EngineError, EngineSet, EngineUnavailable
+from ..engines.base import ModelDown, ModelWait
 from ..engines.image import ImageRejected, open_checked, upright_copy
 from ..intake.reader import FileChanged, Rejected
 from ..metadata import PhotoMetadata
@@ -45,6 +47,31 @@ from .plan import plan
 log = logging.getLogger(__name__)
 
 
+class Postponed(Exception):
+    """Set the photo aside and take it again later, holding no worker meanwhile: it is
+    already stripped (privacy first), and a verdict now would be wrong or lost.
+
+    `retry_after`: seconds until it is worth taking again (None: when its trigger comes,
+    e.g. the request sidecar); `since`: when the cause began (monotonic), which bounds the
+    wait."""
+
+    def __init__(self, reason: str, retry_after: float | None = None, since: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.since = since
+
+
+class AwaitingRequest(Postponed):
+    """The photo's rules need its request, which has not arrived yet: taken again when the
+    sidecar appears or the request wait ends."""
+
+
+class AwaitingModel(Postponed):
+    """The model server is busy or down: taken again after `retry_after`, and given
+    `error` once it has waited model_wait (Options.model_since tells since when)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """The few settings the pipeline needs, out of the whole configuration."""
@@ -56,6 +83,7 @@ class Settings:
     max_pixels: int = 100_000_000
     quarantine: bool = True
     image_side: int = 1600  # the largest copy any engine needs
+    model_wait: float = 600.0  # how long a photo waits for a busy or down model server
 
     @classmethod
     def from_config(cls, config: Config, root: Path | None = None) -> Settings:
@@ -72,6 +100,7 @@ class Settings:
             max_pixels=intake.max_pixels,
             quarantine=intake.quarantine,
             image_side=max(config.ollama.max_image_side, config.ocr.max_image_side),
+            model_wait=config.ollama.model_wait,
         )
 
     def relative(self, photo: Path) -> str:
@@ -107,6 +136,10 @@ class Options:
     wait_for_request: bool = False  # raise AwaitingRequest while a needed sidecar is missing
     record: bool = True  # remember the photo (and its metadata facts) in the state store
     waited: float = 0.0  # seconds the photo already waited for its request (for timings)
+    # True (the daemon): raise AwaitingModel and let the caller hold the photo; False (the
+    # one-off commands): wait here, in this thread, which has nothing else to do.
+    park: bool = False
+    model_since: float | None = None  # when this photo began waiting for the model (monotonic)
 
 
 class Pipeline:
@@ -168,10 +201,18 @@ class Pipeline:
                 engines.close()
 
     def process(self, photo: Path, options: Options, request: Request | None = None) -> Verdict:
-        """The photo's verdict. FileChanged (look again once it settles) and AwaitingRequest
-        (set it aside: already stripped) are raised; every other outcome is a verdict."""
-        with self._lease() as setup:
-            return _Run(setup, self.state, photo, options).verdict(request)
+        """The photo's verdict. FileChanged (look again once it settles) and Postponed (set
+        it aside: already stripped) are raised; every other outcome is a verdict."""
+        while True:
+            try:
+                with self._lease() as setup:
+                    return _Run(setup, self.state, photo, options).verdict(request)
+            except AwaitingModel as wait:
+                if options.park:
+                    raise
+                options = dataclasses.replace(options, model_since=wait.since)
+                if self.stop.wait(wait.retry_after or 0.0):
+                    options = dataclasses.replace(options, model_since=float("-inf"))
 
 
 class _Run:
@@ -200,7 +241,7 @@ class _Run:
             results, phash = self._judge(request)
             digest = self.setup.rules.digest
             status, reason = summarize(results)
-        except (FileChanged, AwaitingRequest):
+        except (FileChanged, Postponed):
             raise
         except StripError as exc:
             status, reason = "rejected", str(exc)
@@ -255,7 +296,9 @@ class _Run:
         )
         facts = Facts(request, meta, width, height, phash, earlier)
         needs_model = any(rule.asks_model for rule in rules)
-        readings, unanswerable = ask(self.setup.engines, rules, image) if needs_model else ({}, {})
+        readings, unanswerable = (
+            ask(self.setup.engines, rules, image, self._model_wait) if needs_model else ({}, {})
+        )
         self.timings["model"] = self.timer.lap()
         results = [
             RuleResult(rule.name, *unanswerable[rule.name])
@@ -266,6 +309,16 @@ class _Run:
         missing = "the request names a rule that does not exist"
         results += [RuleResult(name, "error", missing) for name in unknown]
         return results, phash
+
+    def _model_wait(self, trouble: ModelWait) -> str:
+        """A busy or down server: set the photo aside (AwaitingModel) while its wait lasts,
+        counted from when the trouble began or the photo first met it, whichever is
+        earlier; past model_wait, the reason its rules get `error` with."""
+        began = min(trouble.since, self.options.model_since or trouble.since)
+        wait = self.settings.model_wait
+        if time.monotonic() - began < wait:
+            raise AwaitingModel(trouble.reason, trouble.retry_after, began)
+        return f"{trouble.reason}; gave up waiting for it after {wait:g}s"
 
     def _recalled(self, method: str) -> PhotoMetadata | None:
         """The facts of a photo stripped before (a redo after a crash, a reverify): kept by
@@ -325,11 +378,16 @@ def select(rules: RuleSet, relative: str, request: Request) -> tuple[list[Rule],
 
 
 def ask(
-    engines: EngineSet, rules: Sequence[Rule], image: Image.Image
+    engines: EngineSet,
+    rules: Sequence[Rule],
+    image: Image.Image,
+    on_wait: Callable[[ModelWait], str],
 ) -> tuple[dict[str, list[Reading]], dict[str, tuple[Status, str]]]:
     """One call per engine with every question for it; readings per rule name.
 
-    Rules no engine could answer come back with the status and reason they get.
+    Rules no engine could answer come back with the status and reason they get. A busy or
+    down model server goes to `on_wait`, which sets the photo aside (raises) or, once the
+    wait is over, gives the reason the rules get `error` with.
     """
     by_engine, reasons = plan(rules, engines.availability())
     by_name = {rule.name: rule for rule in rules}
@@ -341,17 +399,27 @@ def ask(
         try:
             answers = engine.ask(image, questions)
         except EngineUnavailable as exc:
+            fallback = [r for r in engine_rules if r.engine == "auto"]
+            if engines.mode != "auto":
+                # The model mode never falls back: a down server is waited for; a missing
+                # model is the operator's to fix, so `error` at once, saying how.
+                why = on_wait(exc) if isinstance(exc, ModelDown) else str(exc)
+                unanswerable.update({rule.name: ("error", why) for rule in engine_rules})
+                continue
             # auto mode found the server gone: rules that may fall back are asked again
-            # (Ollama is marked down now, so the plan sends text rules to OCR); rules
-            # that named Ollama themselves get the reason, which makes them review.
+            # (the model is marked down now, so the plan sends text rules to OCR); rules
+            # that named it themselves get the reason, which makes them review.
             engines.mark_ollama_down(str(exc))
             answers = {q.key: Reading(engine.label, (), f"{exc}") for q in questions}
-            fallback = [r for r in engine_rules if r.engine == "auto"]
-            if engines.mode == "auto" and fallback:
-                more, more_reasons = ask(engines, fallback, image)
+            if fallback:
+                more, more_reasons = ask(engines, fallback, image, on_wait)
                 readings.update(more)
                 unanswerable.update(more_reasons)
                 engine_rules = [r for r in engine_rules if r.engine != "auto"]
+        except ModelWait as exc:  # busy: the server is there, so every mode waits for it
+            why = on_wait(exc)
+            unanswerable.update({rule.name: ("error", why) for rule in engine_rules})
+            continue
         except EngineError as exc:
             unanswerable.update({rule.name: ("error", str(exc)) for rule in engine_rules})
             continue

@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -22,14 +23,22 @@ from watchdog.observers.api import BaseObserver
 from .. import __version__
 from ..atomic import sweep_temp_files
 from ..config import Config
-from ..contract.request import AwaitingRequest, request_path, still_waiting
+from ..contract.request import request_path, still_waiting
 from ..contract.verdict import Verdict, verdict_path
 from ..engines import EngineSet
 from ..intake.names import is_photo_name
 from ..intake.queue import WorkQueue
 from ..intake.reader import FileChanged
 from ..intake.stability import StabilityWatch
-from ..pipeline.process import Options, Pipeline, Settings, Setup
+from ..pipeline.process import (
+    AwaitingModel,
+    AwaitingRequest,
+    Options,
+    Pipeline,
+    Postponed,
+    Settings,
+    Setup,
+)
 from ..pipeline.work import arrival_order, handle_photo, is_done, is_placeholder, walk_photos
 from ..rules.loader import RuleSet, load_rules
 from ..state import StateStore
@@ -71,8 +80,9 @@ class Daemon:
         self._rules_signature: tuple[tuple[str, int, int], ...] = ()
         self.state: StateStore | None = None
         self.pipeline: Pipeline | None = None
-        # Photos set aside until their late request arrives: when each was first set aside.
-        self._parked: dict[Path, float] = {}
+        # Photos set aside (their request is late, the model server is busy or down), taken
+        # again when their cause clears: no worker waits on them meanwhile.
+        self._parked: dict[Path, Parked] = {}
         self._parked_lock = threading.Lock()
         self._warm_up_thread: threading.Thread | None = None
         self.stability = StabilityWatch(
@@ -260,33 +270,34 @@ class Daemon:
         assert self.pipeline is not None
         now = time.monotonic()
         with self._parked_lock:
-            parked_at = self._parked.pop(photo, now)
+            parked = self._parked.pop(photo, None) or Parked(now)
         wait = self.config.intake.request_wait
         options = Options(
-            wait_for_request=still_waiting(parked_at, now, wait), waited=now - parked_at
+            wait_for_request=still_waiting(parked.since, now, wait),
+            waited=now - parked.since,
+            park=True,
+            model_since=parked.model_since,
         )
         try:
             verdict = handle_photo(self.pipeline, photo, self._verdict_path(photo), options)
-        except AwaitingRequest:
+        except Postponed as why:
+            parked = parked.again(why, time.monotonic())
             with self._parked_lock:
-                self._parked[photo] = parked_at
-            log.debug("%s waits up to %ss for its request", printable(str(photo)), wait)
+                self._parked[photo] = parked
+            log.debug("%s set aside: %s", printable(str(photo)), printable(why.reason))
             return
         if verdict is not None:
             self._log_verdict(verdict)
 
     def _release_parked(self) -> None:
-        """Parked photos whose request has come, or whose wait is over, go back in line."""
+        """Parked photos whose cause has cleared (the request has come, its wait is over, the
+        time to try the model again has come) go back in line."""
         now = time.monotonic()
         wait = self.config.intake.request_wait
         with self._parked_lock:
-            due = [
-                photo
-                for photo, parked_at in self._parked.items()
-                if not still_waiting(parked_at, now, wait) or request_path(photo).exists()
-            ]
+            due = [photo for photo, parked in self._parked.items() if parked.due(photo, now, wait)]
         for photo in due:
-            self.queue.put(photo)  # _handle finds when it was parked
+            self.queue.put(photo)  # _handle finds why and since when it was parked
 
     def _log_verdict(self, verdict: Verdict) -> None:
         self.counters.count(verdict.status)
@@ -315,7 +326,7 @@ class Daemon:
         last = self.counters.last_errors[-1]["reason"] if self.counters.last_errors else "none"
         return (
             f"watching {self.root}; queue {self.queue.pending}; done {self.counters.done}; "
-            f"model {engine} {state}; last error: {last}"
+            f"model {state} ({engine}); last error: {last}"
         )
 
     def _write_status(self) -> None:
@@ -323,7 +334,8 @@ class Daemon:
         engine, state = self.engines.describe()
         rules = self.pipeline.setup.rules
         with self._parked_lock:
-            parked = len(self._parked)
+            for_model = sum(parked.retry_at is not None for parked in self._parked.values())
+            parked = len(self._parked) - for_model
         status = {
             "version": __version__,
             "pid": os.getpid(),
@@ -333,6 +345,7 @@ class Daemon:
             "watch_mode": self._watch_mode,
             "queued": self.queue.pending + len(self.stability),
             "awaiting_request": parked,
+            "awaiting_model": for_model,
             "in_flight": self.queue.in_flight,
             "done_by_status": dict(self.counters.by_status),
             "model": {"engine": engine, "state": state},
@@ -382,6 +395,27 @@ class Daemon:
         if self.state is not None:
             self.state.close()
         log.info("stopped")
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A photo set aside: since when (its request wait and timings count from there), and,
+    while it waits for the model server, when to try again and since when it waits."""
+
+    since: float
+    retry_at: float | None = None
+    model_since: float | None = None
+
+    def again(self, why: Postponed, now: float) -> Parked:
+        if isinstance(why, AwaitingModel):
+            return Parked(self.since, now + (why.retry_after or 0.0), why.since)
+        assert isinstance(why, AwaitingRequest)
+        return Parked(self.since, None, self.model_since)
+
+    def due(self, photo: Path, now: float, request_wait: float) -> bool:
+        if self.retry_at is not None:
+            return now >= self.retry_at
+        return not still_waiting(self.since, now, request_wait) or request_path(photo).exists()
 
 
 def is_stalled(waiting: int, last_progress: float, now: float, bound: float) -> bool:
