@@ -92,6 +92,9 @@ class FakeOllama:
     chooser: Callable[[dict[str, Any]], Reply] | None = None
     requests: list[Recorded] = field(default_factory=list)
     version: str = "0.12.6"
+    # Until this time (monotonic), every chat is answered 503 "server busy", as Ollama does
+    # when its queue is full (OLLAMA_MAX_QUEUE): a storm that ends on its own.
+    busy_until: float = 0.0
 
     def __post_init__(self) -> None:
         self._server: ThreadingHTTPServer | None = None
@@ -168,6 +171,10 @@ class FakeOllama:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def busy_for(self, seconds: float) -> None:
+        """Answer every chat 503 for `seconds` from now (float("inf"): until told)."""
+        self.busy_until = time.monotonic() + seconds
 
     # -- what the tests read back
 
@@ -320,7 +327,7 @@ class FakeOllama:
         if has_images and "vision" not in capabilities:
             self._error(h, 500, NO_VISION)
             return
-        reply = self._next_reply(body)
+        reply = Reply.busy() if time.monotonic() < self.busy_until else self._next_reply(body)
         if reply.delay and self._closing.wait(reply.delay):
             return
         if reply.drop:

@@ -32,13 +32,20 @@ from ollama_server import (
     VISION,
     FakeOllama,
     Reply,
-    chat_not_found,
     no_thinking,
     text_sent,
 )
 from proofwatch.config import Config, OllamaConfig, host_from_environment
 from proofwatch.engines import EngineSet
-from proofwatch.engines.base import EngineError, EngineUnavailable, Question, Reading
+from proofwatch.engines.base import (
+    EngineError,
+    EngineUnavailable,
+    ModelBusy,
+    ModelDown,
+    ModelWait,
+    Question,
+    Reading,
+)
 from proofwatch.engines.image import draft_size, fit, prepare
 from proofwatch.engines.ollama import (
     Backoff,
@@ -52,7 +59,7 @@ from proofwatch.engines.ollama import (
     keep_alive_value,
     vote_side,
 )
-from proofwatch.pipeline.process import Options, Pipeline, Setup
+from proofwatch.pipeline.process import AwaitingModel, Options, Pipeline, Setup
 from proofwatch.tomlsource import SourceError
 from proofwatch.vocabulary import Request
 
@@ -80,16 +87,9 @@ def small_config(fake: FakeOllama, **changes: Any) -> OllamaConfig:
 def make_engine(fake_ollama: FakeOllama) -> Iterator[MakeEngine]:
     made: list[OllamaEngine] = []
 
-    def make(
-        wait_when_down: bool = True,
-        on_health: Callable[[Health], None] | None = None,
-        **changes: Any,
-    ) -> OllamaEngine:
+    def make(on_health: Callable[[Health], None] | None = None, **changes: Any) -> OllamaEngine:
         engine = OllamaEngine(
-            small_config(fake_ollama, **changes),
-            wait_when_down=wait_when_down,
-            backoff=FAST,
-            on_health=on_health,
+            small_config(fake_ollama, **changes), backoff=FAST, on_health=on_health
         )
         made.append(engine)
         return engine
@@ -195,10 +195,10 @@ def test_backoff_doubles_up_to_its_cap_within_its_jitter() -> None:
 @pytest.mark.parametrize(
     ("exc", "kind", "words"),
     [
-        (ollama.ResponseError(json.dumps({"error": BUSY}), 503), "transient", "busy"),
+        (ollama.ResponseError(json.dumps({"error": BUSY}), 503), "busy", "busy"),
         (ollama.ResponseError(RUNNER_DIED, 500), "transient", "runner process"),
         (ollama.ResponseError("bad gateway", 502), "transient", "502"),
-        (ollama.ResponseError("too many", 429), "transient", "429"),
+        (ollama.ResponseError("too many", 429), "busy", "429"),
         (ollama.ResponseError(RUNNER_DIED), "transient", "mid-reply"),  # an error line in a stream
         (ollama.ResponseError(no_thinking(MODEL), 400), "fatal", "does not support thinking"),
         (ollama.ResponseError("unauthorized", 401), "fatal", "refused the request (401"),
@@ -346,7 +346,9 @@ def test_the_image_sent_is_upright_and_no_larger_than_max_image_side(
 # -- the expected value never leaves the daemon
 
 
-def pipeline_for(fake: FakeOllama, tmp: Path, **ollama_changes: Any) -> Pipeline:
+def pipeline_for(
+    fake: FakeOllama, tmp: Path, stop: threading.Event | None = None, **ollama_changes: Any
+) -> Pipeline:
     config = Config(
         watch=tmp,
         rules=tmp,
@@ -357,7 +359,7 @@ def pipeline_for(fake: FakeOllama, tmp: Path, **ollama_changes: Any) -> Pipeline
     engines = EngineSet(config)
     assert engines.ollama is not None
     engines.ollama.backoff = FAST
-    return Pipeline(Setup.from_config(config, model_rules(), engines))
+    return Pipeline(Setup.from_config(config, model_rules(), engines), stop=stop)
 
 
 @functools.cache
@@ -452,14 +454,13 @@ def test_a_presence_answer_off_the_enum_is_review(tmp_path: Path, fake_ollama: F
 @pytest.mark.parametrize(
     "failure",
     [
-        Reply.busy(),
         Reply.runner_died(),
         Reply(status=502, error="bad gateway"),
         Reply(delay=0.8),  # past the 0.5 s read timeout
         Reply(drop=True),  # connection closed without a reply
         Reply(cut_after=40),  # connection closed mid-reply
     ],
-    ids=["503-busy", "500-runner", "502", "slow", "dropped", "cut-mid-reply"],
+    ids=["500-runner", "502", "slow", "dropped", "cut-mid-reply"],
 )
 def test_transient_failures_are_retried_then_answered(
     fake_ollama: FakeOllama, make_engine: MakeEngine, failure: Reply
@@ -474,12 +475,11 @@ def test_transient_failures_are_retried_then_answered(
 @pytest.mark.parametrize(
     ("failure", "words"),
     [
-        (Reply.busy(), BUSY),
         (Reply.runner_died(), RUNNER_DIED),
         (Reply(delay=0.8), "no reply from Ollama within 0.5s"),
         (Reply(drop=True), "broke mid-reply"),
     ],
-    ids=["503-busy", "500-runner", "slow", "dropped"],
+    ids=["500-runner", "slow", "dropped"],
 )
 def test_retries_are_bounded_and_the_error_says_why(
     fake_ollama: FakeOllama, make_engine: MakeEngine, failure: Reply, words: str
@@ -571,64 +571,49 @@ def test_streamed_replies_and_their_failures(fake_ollama: FakeOllama) -> None:
 # -- a model that is missing, a server that is down
 
 
-def test_missing_model_in_auto_mode_is_unavailable_at_once(
+def test_missing_model_is_unavailable_at_once(
     fake_ollama: FakeOllama, make_engine: MakeEngine
 ) -> None:
     fake_ollama.models = {}
     seen: list[Health] = []
-    engine = make_engine(wait_when_down=False, on_health=seen.append)
+    engine = make_engine(on_health=seen.append)
     with pytest.raises(EngineUnavailable) as raised:
         engine.ask(photo(), [CODE])
+    assert not isinstance(raised.value, ModelWait)  # nothing to wait for: the operator acts
     assert "ollama pull qwen2.5vl:7b" in str(raised.value)
     assert chats(fake_ollama) == 1  # 404 is not retried
     assert seen == [Health(True, False, seen[0].problem)]
 
 
-def test_missing_model_in_ollama_mode_waits_for_the_pull(
-    fake_ollama: FakeOllama, make_engine: MakeEngine
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [(Reply.busy(), BUSY), (Reply(status=429, error="too many requests"), "429")],
+    ids=["503", "429"],
+)
+def test_a_busy_server_is_a_wait_reported_at_once_never_slept_on(
+    fake_ollama: FakeOllama, make_engine: MakeEngine, reply: Reply, words: str
 ) -> None:
-    fake_ollama.models = {}
+    fake_ollama.chooser = lambda body: reply
+    seen: list[Health] = []
+    engine = make_engine(on_health=seen.append)
+    waits = []
+    for _ in range(3):
+        with pytest.raises(ModelBusy) as raised:
+            engine.ask(photo(), [CODE])
+        waits.append(raised.value)
+    assert chats(fake_ollama) == 3  # one call each: the engine never retries a busy server
+    assert words in waits[0].reason
+    assert len({wait.since for wait in waits}) == 1  # one spell of trouble
+    assert [wait.retry_after for wait in waits] == [FAST.delay(n) for n in (1, 2, 3)]
+    assert seen[-1].busy and seen[-1].model_ready  # busy is up: auto mode keeps waiting on it
+    fake_ollama.chooser = None
     fake_ollama.answers = GOOD
-    engine = make_engine(model_wait=5.0)
-    threading.Timer(0.4, lambda: fake_ollama.models.update({MODEL: list(VISION)})).start()
-    readings = engine.ask(photo(), [CODE])
-    assert readings["control_code"].values == ("48213",)
-    # The photo went out twice: the 404, then once the model was there. Meanwhile the
-    # server was only probed with `show`, which carries no photo.
-    assert chats(fake_ollama) == 2
-    probes = [r for r in fake_ollama.requests if r.path == "/api/show"]
-    assert probes and all("images" not in r.raw.decode() for r in probes)
-
-
-def test_missing_model_in_ollama_mode_is_an_error_after_model_wait(
-    fake_ollama: FakeOllama, make_engine: MakeEngine
-) -> None:
-    fake_ollama.models = {}
-    engine = make_engine(model_wait=0.6)
-    started = time.monotonic()
-    with pytest.raises(EngineError) as raised:
+    assert engine.ask(photo(), [CODE])["control_code"].values == ("48213",)
+    assert seen[-1] == Health(True, True)
+    fake_ollama.chooser = lambda body: reply
+    with pytest.raises(ModelBusy) as again:
         engine.ask(photo(), [CODE])
-    elapsed = time.monotonic() - started
-    assert 0.5 <= elapsed < 2.0
-    assert not isinstance(raised.value, EngineUnavailable)  # so the rule is `error`
-    assert "ollama pull qwen2.5vl:7b" in str(raised.value)
-    assert "gave up waiting for it after 0.6s" in str(raised.value)
-    assert chats(fake_ollama) == 1
-
-
-def test_a_server_that_looks_ready_but_refuses_the_call_is_not_hammered(
-    fake_ollama: FakeOllama,
-) -> None:
-    """`show` finds the model, the chat still says 404: the backoff keeps growing across
-    the waits instead of re-sending the photo every base delay until model_wait."""
-    fake_ollama.chooser = lambda body: Reply(status=404, error=chat_not_found(MODEL))
-    backoff = Backoff(base=0.1, cap=0.4, jitter=0.0)
-    engine = OllamaEngine(small_config(fake_ollama, model_wait=1.0), backoff=backoff)
-    with pytest.raises(EngineError) as raised:
-        engine.ask(photo(), [CODE])
-    assert "gave up waiting" in str(raised.value)
-    assert chats(fake_ollama) <= 5  # 0.1 + 0.2 + 0.4 + 0.4 s of waits; not ten 0.1 s ones
-    engine.close()
+    assert again.value.since > waits[0].since  # a new spell after the recovery
 
 
 def test_a_model_that_cannot_see_is_reported_by_health(
@@ -649,68 +634,81 @@ def test_a_model_that_cannot_see_is_reported_by_health(
     assert not health.up and health.problem is not None and "not reachable" in health.problem
 
 
-def test_server_down_in_auto_mode_is_unavailable_at_once(
+def test_a_down_server_is_reported_at_once(
     fake_ollama: FakeOllama, make_engine: MakeEngine
 ) -> None:
-    engine = make_engine(wait_when_down=False)
+    engine = make_engine()
     fake_ollama.stop()
-    started = time.monotonic()
-    with pytest.raises(EngineUnavailable) as raised:
+    with pytest.raises(ModelDown) as raised:
         engine.ask(photo(), [CODE])
+    assert isinstance(raised.value, EngineUnavailable)  # auto mode falls back on it
     assert "not reachable" in str(raised.value)
-    assert time.monotonic() - started < 0.5
 
 
-def test_server_down_then_back_the_photo_waits_and_goes_through(
-    fake_ollama: FakeOllama, make_engine: MakeEngine
+# -- waiting for the server: the pipeline holds the photo, never the engine
+
+
+def test_one_off_commands_wait_for_a_down_server_in_place(
+    tmp_path: Path, fake_ollama: FakeOllama
 ) -> None:
-    fake_ollama.answers = GOOD
-    engine = make_engine(model_wait=5.0)
-    assert engine.ask(photo(), [CODE])["control_code"].values == ("48213",)  # warm connection
-    fake_ollama.stop()
-    threading.Timer(0.5, fake_ollama.start).start()
-    started = time.monotonic()
-    assert engine.ask(photo(), [CODE])["control_code"].values == ("48213",)
-    assert 0.4 < time.monotonic() - started < 3.0
-    assert chats(fake_ollama) == 2  # the refused attempts never reached a server
-
-
-def test_server_down_past_model_wait_then_queued_photos_fail_fast_until_it_is_back(
-    fake_ollama: FakeOllama, make_engine: MakeEngine
-) -> None:
-    fake_ollama.answers = GOOD
-    engine = make_engine(model_wait=0.6)
-    fake_ollama.stop()
-    started = time.monotonic()
-    with pytest.raises(EngineError) as raised:
-        engine.ask(photo(), [CODE])
-    assert 0.5 <= time.monotonic() - started < 2.0
-    assert "not reachable" in str(raised.value)
-    assert "gave up waiting for it after 0.6s" in str(raised.value)
-    # The outage has lasted model_wait: the next photos do not wait it again.
-    started = time.monotonic()
-    with pytest.raises(EngineError):
-        engine.ask(photo(), [CODE])
-    assert time.monotonic() - started < 0.3
-    fake_ollama.start()
-    assert engine.ask(photo(), [CODE])["control_code"].values == ("48213",)
-    # A new outage gets its own model_wait.
+    """`check` and `backfill` have nothing else to do: their pipeline waits in place."""
+    fake_ollama.answers = {"control_code": "97531"}
+    pipeline = pipeline_for(fake_ollama, tmp_path, model_wait=30.0)
     fake_ollama.stop()
     threading.Timer(0.3, fake_ollama.start).start()
-    assert engine.ask(photo(), [CODE])["control_code"].values == ("48213",)
+    verdict = check(pipeline, tmp_path, Request(expect={"code": "97531"}, rules=("control-code",)))
+    assert verdict["status"] == "pass", verdict
+    assert chats(fake_ollama) == 1  # the refused attempts never reached a server
 
 
-def test_stop_cuts_a_wait_short(fake_ollama: FakeOllama) -> None:
+def test_the_daemon_is_handed_the_photo_back_to_hold(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.busy_for(float("inf"))
+    pipeline = pipeline_for(fake_ollama, tmp_path, model_wait=30.0)
+    path = tmp_path / "proof.jpg"
+    path.write_bytes(proof_photo())
+    request = Request(expect={"code": "97531"}, rules=("control-code",))
+    with pytest.raises(AwaitingModel) as held:
+        pipeline.process(path, Options(modify=False, record=False, park=True), request)
+    assert BUSY in held.value.reason and held.value.retry_after is not None
+    assert held.value.since is not None
+    # Past model_wait (counted from when the photo began waiting): `error`, saying why.
+    over = Options(modify=False, record=False, park=True, model_since=held.value.since - 31)
+    verdict = pipeline.process(path, over, request).as_json()
+    pipeline.close()
+    assert verdict["status"] == "error"
+    assert "gave up waiting for it after 30s" in verdict["rules"][0]["detail"]
+
+
+def test_a_long_outage_is_not_waited_again_by_every_photo(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    fake_ollama.answers = {"control_code": "97531"}
+    pipeline = pipeline_for(fake_ollama, tmp_path, model_wait=0.6)
+    fake_ollama.stop()
+    path = tmp_path / "proof.jpg"
+    path.write_bytes(proof_photo())
+    request = Request(expect={"code": "97531"}, rules=("control-code",))
+    first = pipeline.process(path, Options(modify=False, record=False), request)
+    assert first.status == "error"
+    assert "not reachable" in first.reason
+    assert "gave up waiting for it after 0.6s" in first.reason
+    # The outage has lasted model_wait: the next photo, new to it, is not set aside again.
+    fresh = Options(modify=False, record=False, park=True)
+    assert pipeline.process(path, fresh, request).status == "error"
+    fake_ollama.start()
+    assert pipeline.process(path, fresh, request).status == "pass"
+    pipeline.close()
+
+
+def test_stop_cuts_a_wait_short(tmp_path: Path, fake_ollama: FakeOllama) -> None:
     stop = threading.Event()
-    engine = OllamaEngine(small_config(fake_ollama, model_wait=30.0), stop, backoff=FAST)
+    pipeline = pipeline_for(fake_ollama, tmp_path, stop=stop, model_wait=30.0)
     fake_ollama.stop()
     threading.Timer(0.3, stop.set).start()
-    started = time.monotonic()
-    with pytest.raises(EngineError) as raised:
-        engine.ask(photo(), [CODE])
-    assert "stopped" in str(raised.value)
-    assert time.monotonic() - started < 2.0
-    engine.close()
+    verdict = check(pipeline, tmp_path, Request(expect={"code": "1"}, rules=("control-code",)))
+    assert verdict["status"] == "error" and "gave up waiting" in verdict["reason"]
 
 
 def test_engine_set_logs_each_state_change_once(

@@ -33,12 +33,11 @@ class EngineSet:
         self._lock = threading.Lock()
         self._health: Health | None = None
         self._checked_at = float("-inf")
+        self._since = time.time()  # when the server's state last changed (wall clock, shown)
         if self.mode != "ocr":
             from .ollama import OllamaEngine
 
-            self.ollama = OllamaEngine(
-                config.ollama, stop, wait_when_down=self.mode == "ollama", on_health=self._record
-            )
+            self.ollama = OllamaEngine(config.ollama, stop, on_health=self._record)
         self._ocr_config = config.ocr
         self._ocr: OcrEngine | None = None
         self._ocr_lock = threading.Lock()
@@ -64,13 +63,13 @@ class EngineSet:
         with self._lock:
             previous, self._health = self._health, health
             self._checked_at = time.monotonic()
-        if previous is not None and (previous.up, previous.model_ready) == (
-            health.up,
-            health.model_ready,
-        ):
-            return
+            if previous is not None and _state(previous) == _state(health):
+                return
+            self._since = time.time()
         assert self.ollama is not None
-        if health.model_ready:
+        if health.busy:
+            log.warning("model server busy: %s; photos wait for it", health.problem)
+        elif health.model_ready:
             log.info("Ollama ready: %s at %s", self.ollama.config.model, self.ollama.config.host)
         elif health.up:
             # The server answers but the model cannot be used: the operator must act.
@@ -117,11 +116,15 @@ class EngineSet:
             return "ocr", "embedded OCR, " + ("ready" if self.ocr_ready else "loading")
         assert self.ollama is not None
         engine = f"ollama {self.ollama.config.model} at {self.ollama.config.host}"
-        problem = self.ollama_problem()
-        if problem:
-            fallback = ", OCR fallback for text rules" if self.mode == "auto" else ""
-            return engine, f"down: {problem}{fallback}"
-        return engine, "up"
+        with self._lock:
+            health, since = self._health, self._since
+        if health is None or not health.problem:
+            return engine, "up"
+        if health.busy:
+            return engine, f"busy: {health.problem}; photos wait for it"
+        fallback = ", OCR fallback for text rules" if self.mode == "auto" else ""
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
+        return engine, f"down since {when}: {health.problem}{fallback}"
 
     def engine(self, name: str) -> Engine:
         if name == "ollama":
@@ -132,6 +135,10 @@ class EngineSet:
     def close(self) -> None:
         if self.ollama is not None:
             self.ollama.close()
+
+
+def _state(health: Health) -> tuple[bool, bool, bool]:
+    return health.up, health.model_ready, health.busy
 
 
 __all__ = ["Availability", "Engine", "EngineError", "EngineSet", "EngineUnavailable"]

@@ -1,15 +1,16 @@
 """The Ollama engine: one structured call per photo through the official client.
 
 Every call uses the same options (changing them makes Ollama reload the model), a bounded
-reply, timeouts on connect and read, and retries only where retrying can help:
+reply, timeouts on connect and read, and what each failure means decides what happens:
 
-- down (connection refused, no connection within connect_timeout) or model missing (404):
-  with `wait_when_down` (engine = "ollama") the photo waits for the server, probing it with
-  `show` (the photo is not re-sent until the model is there), for at most model_wait counted
-  from when the outage began; without it (engine = "auto") EngineUnavailable at once, so the
-  pipeline can fall back;
-- transient (503 busy, 500/502/504, 429, no reply within timeout, connection cut mid-reply):
-  retried `retries` times with backoff, then EngineError;
+- busy (503: its queue is full or the model is loading; 429): ModelBusy at once, and the
+  pipeline sets the photo aside to try again later (no worker sleeps on it);
+- down (connection refused, no connection within connect_timeout): ModelDown at once; the
+  pipeline falls back to OCR in auto mode, else sets the photo aside the same way;
+- model missing (404): EngineUnavailable, which auto mode falls back from and the model
+  mode reports as `error` at once, saying to pull it;
+- transient (500/502/504, no reply within timeout, connection cut mid-reply): retried
+  `retries` times with backoff, then EngineError;
 - anything else (400, a redirect, a reply that is not Ollama's): EngineError at once.
 """
 
@@ -32,7 +33,15 @@ from PIL import Image
 
 from ..config import OllamaConfig
 from ..tomlsource import SourceError
-from .base import EngineError, EngineUnavailable, Question, Reading
+from .base import (
+    EngineError,
+    EngineUnavailable,
+    ModelBusy,
+    ModelDown,
+    ModelWait,
+    Question,
+    Reading,
+)
 from .image import encode_jpeg, fit
 from .questions import SYSTEM_PROMPT, majority, parse_reply, prompt, schema, settled
 
@@ -118,9 +127,10 @@ class Health:
     up: bool
     model_ready: bool
     problem: str | None = None
+    busy: bool = False  # it answered 503/429: up, and the photos wait for it
 
 
-FailureKind = Literal["down", "missing", "transient", "fatal"]
+FailureKind = Literal["busy", "down", "missing", "transient", "fatal"]
 
 
 @dataclass(frozen=True)
@@ -136,9 +146,9 @@ def classify(exc: BaseException, config: OllamaConfig) -> Failure | None:
         code, error = exc.status_code, str(exc.error).strip()
         if code == 404:
             return Failure("missing", missing_model(config, error))
-        if code == 503:
-            return Failure("transient", f"Ollama is busy (503: {error})")
-        if code in (429, 500, 502, 504):
+        if code in (503, 429):
+            return Failure("busy", f"Ollama is busy ({code}: {error})")
+        if code in (500, 502, 504):
             return Failure("transient", f"Ollama failed ({code}: {error})")
         if code == -1:  # an error line inside a streamed reply: the runner failed mid-way
             return Failure("transient", f"Ollama failed mid-reply ({error})")
@@ -207,17 +217,14 @@ class OllamaEngine:
         self,
         config: OllamaConfig,
         stop: threading.Event | None = None,
-        wait_when_down: bool = True,
         *,
         backoff: Backoff | None = None,
         on_health: Callable[[Health], None] | None = None,
     ):
-        """`wait_when_down`: wait for a down server (up to model_wait); else fail at once,
-        so that engine = "auto" can fall back to OCR. `on_health` hears every state the
-        engine observes (probes and calls), for the log and STATUS."""
+        """`on_health` hears every state the engine observes (probes and calls), for the
+        log and STATUS."""
         check_host_allowed(config)
         self.config = config
-        self.wait_when_down = wait_when_down
         self.stop = stop or threading.Event()
         self.backoff = backoff or Backoff()
         self.on_health = on_health
@@ -240,9 +247,10 @@ class OllamaEngine:
         )
         self._slots = threading.BoundedSemaphore(config.concurrency)
         self._lock = threading.Lock()
-        # When the current outage began: photos queued behind the first one do not each
-        # wait model_wait again; once it has lasted that long they fail fast until it ends.
-        self._down_since: float | None = None
+        # When the current spell of busy or down began, and how many calls met it: every
+        # photo's wait counts from the start of the outage, and its next try backs off.
+        self._trouble_since: float | None = None
+        self._trouble_calls = 0
         self.options: dict[str, Any] = {
             "temperature": 0,
             "seed": config.seed,
@@ -330,8 +338,6 @@ class OllamaEngine:
 
     def _call_with_retries(self, call: Callable[[], T]) -> T:
         failures = 0  # transient ones, against `retries`
-        probes = 0  # of a down server, for this call: the backoff keeps growing across waits
-        wait_started: float | None = None
         while True:
             try:
                 reply = call()
@@ -340,21 +346,17 @@ class OllamaEngine:
                 if failure is None:
                     raise
             else:
-                self._server_answered()
+                self._trouble_over()
                 self._report(Health(True, True))
                 return reply
+            if failure.kind in ("busy", "down"):
+                raise self._trouble(failure)
+            self._trouble_over()  # the server is there (whatever it said)
+            if failure.kind == "missing":
+                self._report(Health(True, False, failure.reason))
+                raise EngineUnavailable(failure.reason)
             if failure.kind == "fatal":
-                self._server_answered()
                 raise EngineError(failure.reason)
-            if failure.kind in ("down", "missing"):
-                self._report(Health(failure.kind == "missing", False, failure.reason))
-                if not self.wait_when_down:
-                    raise EngineUnavailable(failure.reason)
-                if wait_started is None:
-                    wait_started = time.monotonic()
-                probes = self._wait_until_ready(failure.reason, wait_started, probes)
-                continue
-            self._server_answered()
             failures += 1
             if failures > self.config.retries:
                 raise EngineError(f"{failure.reason}; gave up after {failures} attempt(s)")
@@ -363,40 +365,23 @@ class OllamaEngine:
             if self.stop.wait(delay):
                 raise EngineError(f"{failure.reason} (stopped while retrying)")
 
-    def _server_answered(self) -> None:
-        """The server is there (whatever it said): any outage is over."""
+    def _trouble(self, failure: Failure) -> ModelWait:
+        """Busy or down: what the pipeline needs to set the photo aside (when to try again,
+        since when), with no wait here."""
+        busy = failure.kind == "busy"
+        # Busy is up and usable: auto mode keeps sending photos to it (they wait).
+        self._report(Health(busy, busy, failure.reason, busy=busy))
         with self._lock:
-            self._down_since = None
+            if self._trouble_since is None:
+                self._trouble_since = time.monotonic()
+            self._trouble_calls += 1
+            since, calls = self._trouble_since, self._trouble_calls
+        kind = ModelBusy if busy else ModelDown
+        return kind(failure.reason, self.backoff.delay(calls), since)
 
-    def _wait_until_ready(self, reason: str, wait_started: float, probes: int) -> int:
-        """Probe the server until the model is usable; EngineError past model_wait or on stop.
-
-        The bound runs from the start of the outage (shared by every photo) and never
-        exceeds model_wait for this photo either. Returns the probes made so far, so that
-        a server that looks ready but still fails the call is not hammered.
-        """
+    def _trouble_over(self) -> None:
         with self._lock:
-            if self._down_since is None:
-                self._down_since = time.monotonic()
-            since = self._down_since
-        deadline = min(since, wait_started) + self.config.model_wait
-        first = probes == 0
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                waited = self.config.model_wait
-                raise EngineError(f"{reason}; gave up waiting for it after {waited:g}s")
-            if first:
-                log.warning("%s; waiting up to %.0fs for it", reason, left)
-                first = False
-            probes += 1
-            if self.stop.wait(min(self.backoff.delay(probes), left)):
-                raise EngineError(f"{reason} (stopped while waiting)")
-            health = self.health()
-            if health.model_ready:
-                log.info("Ollama is usable again: %s at %s", self.config.model, self.config.host)
-                return probes
-            reason = health.problem or reason
+            self._trouble_since, self._trouble_calls = None, 0
 
     def close(self) -> None:
         self.client.close()
