@@ -9,7 +9,6 @@ pure function of its seed.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -17,6 +16,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw
+
+from .exif import camera_exif, jpeg_bytes
 
 Array = npt.NDArray[np.float32]
 Rng = np.random.Generator
@@ -41,9 +42,6 @@ _STORE = {
     6: Image.Transpose.ROTATE_90,  # viewer rotates 90 clockwise to show it
     8: Image.Transpose.ROTATE_270,
 }
-_MAKE, _MODEL, _ORIENTATION, _SOFTWARE, _DATETIME = 0x010F, 0x0110, 0x0112, 0x0131, 0x0132
-_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
-_DATETIME_ORIGINAL, _OFFSET_TIME_ORIGINAL = 0x9003, 0x9011
 _BASE_TIME = datetime(2026, 3, 1, 8, 0, tzinfo=timezone(timedelta(hours=1)))
 
 
@@ -359,36 +357,15 @@ def develop(rng: Rng, scene: Array, shot: Shot) -> Image.Image:
     return image.transpose(turn) if turn is not None else image
 
 
-def _gps_rational(value: float) -> tuple[float, float, float]:
-    degrees = int(abs(value))
-    minutes = int((abs(value) - degrees) * 60)
-    seconds = round(((abs(value) - degrees) * 60 - minutes) * 60, 2)
-    return (float(degrees), float(minutes), seconds)
-
-
 def to_jpeg(image: Image.Image, shot: Shot) -> bytes:
     """The JPEG a phone writes: make, model, capture time, GPS and Orientation in Exif."""
-    exif = Image.Exif()
-    exif[_MAKE] = shot.make
-    exif[_MODEL] = shot.model
-    exif[_SOFTWARE] = "17.4.1" if shot.make == "Apple" else f"{shot.model} camera 4.2"
-    exif[_ORIENTATION] = shot.orientation
-    stamp = shot.taken_at.strftime("%Y:%m:%d %H:%M:%S")
-    exif[_DATETIME] = stamp
-    sub = exif.get_ifd(_EXIF_IFD)
-    sub[_DATETIME_ORIGINAL] = stamp
-    offset = shot.taken_at.strftime("%z")
-    sub[_OFFSET_TIME_ORIGINAL] = f"{offset[:3]}:{offset[3:]}"
-    lat, lon = shot.gps
-    gps = exif.get_ifd(_GPS_IFD)
-    gps.update(
-        {
-            1: "N" if lat >= 0 else "S",
-            2: _gps_rational(lat),
-            3: "E" if lon >= 0 else "W",
-            4: _gps_rational(lon),
-        }
+    software = "17.4.1" if shot.make == "Apple" else f"{shot.model} camera 4.2"
+    exif = camera_exif(
+        shot.make,
+        shot.model,
+        taken_at=shot.taken_at,
+        gps=shot.gps,
+        orientation=shot.orientation,
+        software=software,
     )
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=shot.quality, exif=exif.tobytes())
-    return out.getvalue()
+    return jpeg_bytes(image, exif, shot.quality)

@@ -12,7 +12,6 @@ Everything is deterministic for a given seed.
 
 from __future__ import annotations
 
-import io
 import math
 import random
 from collections.abc import Collection, Sequence
@@ -22,10 +21,7 @@ from datetime import datetime
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-# Exif tag numbers used below.
-_MAKE, _MODEL, _ORIENTATION, _DATETIME = 0x010F, 0x0110, 0x0112, 0x0132
-_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
-_DATETIME_ORIGINAL, _OFFSET_TIME_ORIGINAL = 0x9003, 0x9011
+from .exif import camera_exif, jpeg_bytes
 
 _REFERENCE_SIDE = 1600  # blur radii and pen widths are given for a 1600 px wide photo
 _MAX_WORK_SIDE = 2000  # larger photos are drawn at this size, then scaled up (12 MP in ~1 s)
@@ -554,41 +550,12 @@ def blank_paper(
     return draw_code("", seed=seed, size=size, style=style, distractors=distractors, avoid=avoid)
 
 
-def _gps_rational(value: float) -> tuple[float, float, float]:
-    degrees = int(abs(value))
-    minutes = int((abs(value) - degrees) * 60)
-    seconds = round(((abs(value) - degrees) * 60 - minutes) * 60, 2)
-    return (float(degrees), float(minutes), seconds)
-
-
 def to_jpeg(image: Image.Image, camera: Camera | None = Camera(), quality: int = 90) -> bytes:
     """Encode as JPEG, with the camera's Exif (make, model, capture time, GPS) when given."""
-    exif = Image.Exif()
+    exif = None
     if camera is not None:
-        exif[_MAKE] = camera.make
-        exif[_MODEL] = camera.model
-        if camera.taken_at is not None:
-            stamp = camera.taken_at.strftime("%Y:%m:%d %H:%M:%S")
-            exif[_DATETIME] = stamp
-            sub = exif.get_ifd(_EXIF_IFD)
-            sub[_DATETIME_ORIGINAL] = stamp
-            offset = camera.taken_at.strftime("%z")
-            if offset:
-                sub[_OFFSET_TIME_ORIGINAL] = f"{offset[:3]}:{offset[3:]}"
-        if camera.gps is not None:
-            lat, lon = camera.gps
-            gps = exif.get_ifd(_GPS_IFD)
-            gps.update(
-                {
-                    1: "N" if lat >= 0 else "S",
-                    2: _gps_rational(lat),
-                    3: "E" if lon >= 0 else "W",
-                    4: _gps_rational(lon),
-                }
-            )
-    out = io.BytesIO()
-    image.save(out, format="JPEG", quality=quality, exif=exif.tobytes())
-    return out.getvalue()
+        exif = camera_exif(camera.make, camera.model, taken_at=camera.taken_at, gps=camera.gps)
+    return jpeg_bytes(image, exif, quality)
 
 
 def proof_jpeg(
