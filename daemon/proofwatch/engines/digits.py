@@ -177,6 +177,7 @@ class DigitModel:
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = self.threads
                 options.log_severity_level = 3
+                options.enable_cpu_mem_arena = False
                 self._session = ort.InferenceSession(
                     str(self.path), options, providers=["CPUExecutionProvider"]
                 )

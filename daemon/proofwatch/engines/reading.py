@@ -6,9 +6,9 @@ probability of every digit 0-9 at that place. `judge` then decides a code rule f
 candidates and the expected value, which the engine never saw:
 
 - pass: the expected code was read, and read with confidence;
-- fail: a different code of the right shape was read with confidence at every place where
-  it differs from the expected one, and no reading came close to the expected code there
-  (the expected digit got almost no probability);
+- fail: a code of the same length, differing in one or two places (a digit off, two
+  swapped), was read by both readers with confidence at every place where it differs, and
+  no reading gave the expected digit there more than a trace of probability;
 - review: anything else: nothing fitting, a low-confidence read, a read that is the expected
   code but unsure, a read one digit off where the recogniser hesitated on that digit.
 """
@@ -67,6 +67,9 @@ class Thresholds:
     fail_min: float = 0.90  # each differing character read at least this sure
     fail_expected_max: float = 0.02  # and the expected character got at most this
     fail_agree: int = 2  # readers that must agree on the different code (1: any one)
+    # A reading that differs in more places is more likely a misread (a sheet read upside
+    # down, a blurred line) than another code: review, not fail.
+    fail_max_places: int = 2
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,12 @@ def judge(
     for c in sorted(fitting, key=lambda c: (-c.agree, -c.confidence)):
         if c.agree < thresholds.fail_agree or len(c.chars) != len(c.text):
             continue
-        places = _differing(c.text, expected) if len(c.text) == len(expected) else []
-        sure = [c.chars[i].prob for i in places] or [c.confidence]
-        if min(sure) >= thresholds.fail_min:
+        if len(c.text) != len(expected):
+            continue
+        places = _differing(c.text, expected)
+        if len(places) > thresholds.fail_max_places:
+            continue
+        if min(c.chars[i].prob for i in places) >= thresholds.fail_min:
             return Verdict("fail", f"read {c.text}, expected {expected}", c.text)
     best = max(fitting, key=lambda c: (c.agree, c.confidence))
     return Verdict(
