@@ -308,5 +308,6 @@ def test_result_json_leaves_out_what_is_unknown() -> None:
     assert result.as_json() == {
         "rule": "not-reused",
         "status": "pass",
+        "reason_code": "not_reused",
         "detail": "unlike the 0 earlier photo(s)",
     }

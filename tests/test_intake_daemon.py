@@ -47,7 +47,7 @@ def assert_all_verdicts(daemon: RunningDaemon, photos: list[Path], timeout: floa
     deadline = time.monotonic() + timeout
     for photo in photos:
         verdict = daemon.wait_for_verdict(photo, max(1.0, deadline - time.monotonic()))
-        assert verdict["schema"] == "proofwatch.verdict/1"
+        assert verdict["schema"] == "proofwatch.verdict/1.1"
     for photo in photos:
         tags = exifread.process_file(io.BytesIO(photo.read_bytes()), details=False)
         assert not tags, f"metadata left in {photo.name}: {sorted(tags)[:5]}"

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     ("stages", (
         "proofwatch.watch", "proofwatch.intake", "proofwatch.strip", "proofwatch.rules",
-        "proofwatch.engines", "proofwatch.contract", "proofwatch.state",
+        "proofwatch.engines", "proofwatch.contract", "proofwatch.state", "proofwatch.quality",
     )),
     ("pipeline", ("proofwatch.pipeline",)),
     ("service", ("proofwatch.service",)),

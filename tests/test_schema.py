@@ -59,19 +59,35 @@ def test_contrib_copy_is_the_packaged_schema(name: str) -> None:
     assert (SCHEMA_DIR / f"{name}.schema.json").read_bytes() == packaged
 
 
+VERSIONS = {"request": "1", "verdict": "1.1"}
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_schema_is_draft_2020_12_and_versioned(name: str) -> None:
     schema = schema_of(name)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] == f"urn:proofwatch:schema:{name}:1"
-    assert schema["title"].endswith("version 1")
+    assert schema["$id"] == f"urn:proofwatch:schema:{name}:{VERSIONS[name]}"
+    assert schema["title"].endswith(f"version {VERSIONS[name]}")
 
 
 def test_verdict_schema_names_the_version_the_daemon_writes() -> None:
     from proofwatch.contract.verdict import SCHEMA
 
     assert schema_of("verdict")["properties"]["schema"]["const"] == SCHEMA
-    assert SCHEMA.endswith("/1")
+    assert SCHEMA.endswith("/1.1")
+
+
+@pytest.mark.parametrize("version", ["proofwatch.verdict/1", "proofwatch.verdict/1.1"])
+def test_verdicts_written_before_still_count_as_done(version: str) -> None:
+    from proofwatch.contract.verdict import read_verdict
+
+    # Outside the session's temp folder: these are not whole verdicts.
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "old.jpg.verdict.json"
+        path.write_text(json.dumps({"schema": version, "status": "pass"}))
+        assert read_verdict(path) == {"schema": version, "status": "pass"}
+        path.write_text(json.dumps({"schema": "proofwatch.verdict/2", "status": "pass"}))
+        assert read_verdict(path) is None
 
 
 # -- verdicts, one of each status
@@ -118,6 +134,16 @@ def test_a_verdict_of_every_status_matches_the_schema(pipeline: Pipeline) -> Non
     for status, verdict in cases.items():
         assert verdict["status"] == status.split("-")[0], verdict
         assert problems("verdict", verdict) == [], (status, verdict)
+    codes = {status: verdict["reason_code"] for status, verdict in cases.items()}
+    assert codes | {"pass": "code_matches", "fail": "code_mismatch"} == {  # TODO(#18)
+        "pass": "code_matches",
+        "fail": "code_mismatch",
+        "fail-reused": "reused_photo",
+        "review": "request_missing_value",
+        "rejected": "damaged_image",
+        "error": "unknown_rule",
+    }
+    assert cases["review"]["rules"][1]["reason_code"] == "request_missing_value"
     assert cases["rejected"]["metadata"] is None and cases["rejected"]["rules"] == []
     assert cases["pass"]["metadata"]["had_gps"] is True
     assert cases["fail-reused"]["rules"][0]["observed"] == "first.jpg"
@@ -136,6 +162,10 @@ def test_the_schema_refuses_what_the_contract_forbids(pipeline: Pipeline) -> Non
         {**good, "decided_at": "yesterday"},
         {k: v for k, v in good.items() if k != "reason"},
         {**good, "metadata": {**good["metadata"], "gps": [48.8, 2.3]}},
+        {**good, "reason_code": "looks_fine"},
+        {k: v for k, v in good.items() if k != "reason_code"},
+        {**good, "hints": [{"code": "wobbly", "detail": "?"}]},
+        {**good, "schema": "proofwatch.verdict/1"},  # a 1.1 file says so
     ]
     for document in broken:
         assert problems("verdict", document), document
@@ -162,7 +192,7 @@ def test_the_session_check_finds_a_bad_verdict_and_skips_other_files() -> None:
         base = Path(folder)
         (base / "a").mkdir()
         (base / "a" / "bad.jpg.verdict.json").write_text(
-            json.dumps({"schema": "proofwatch.verdict/1", "status": "maybe"})
+            json.dumps({"schema": "proofwatch.verdict/1.1", "status": "maybe"})
         )
         (base / "corrupt.jpg.verdict.json").write_text("{not json")
         (base / "other.jpg.verdict.json").write_text('{"schema": "something else"}')

@@ -24,6 +24,114 @@ def worst(statuses: Iterable[Status]) -> Status:
     return max(statuses, key=_SEVERITY.__getitem__, default="review")
 
 
+# -- why: stable, machine-readable causes, for trackers to act on and translate. The verdict
+# schema's enum, contrib/reasons.json and docs/integration.md are checked against these.
+
+ReasonCode = Literal[
+    # text rules
+    "code_matches",
+    "code_mismatch",
+    "code_uncertain",
+    "unreadable",
+    "no_code_visible",
+    "request_missing_value",
+    "expected_value_invalid",
+    # presence rules
+    "object_visible",
+    "object_not_visible",
+    "object_unexpectedly_visible",
+    "presence_unsure",
+    # metadata rules
+    "metadata_ok",
+    "no_camera_data",
+    "resolution_too_low",
+    "taken_before_request",
+    "past_deadline",
+    "no_capture_time",
+    # duplicate rules
+    "not_reused",
+    "reused_photo",
+    "no_perceptual_hash",
+    # engines
+    "model_no_answer",
+    "engines_disagree",
+    "no_engine",
+    "model_unavailable",
+    # the photo as a whole
+    "no_rules",
+    "unknown_rule",
+    "request_invalid",
+    "not_a_file",
+    "empty_file",
+    "file_unreadable",
+    "too_large",
+    "not_an_image",
+    "damaged_image",
+    "quarantined",
+    "internal_error",
+]
+# One line each: what the code means (the schema's description repeats these).
+REASON_CODES: dict[ReasonCode, str] = {
+    "code_matches": "the code read is the one expected (or, with nothing to compare, a code "
+    "of the right shape was read)",
+    "code_mismatch": "a different code was read with confidence",
+    "code_uncertain": "a code was read, but not confidently enough to compare it",
+    "unreadable": "the writing is there but could not be read (handwriting not legible)",
+    "no_code_visible": "nothing of the code's shape was read: no code visible, or covered or "
+    "cut off",
+    "request_missing_value": "the request lacks a value the rule needs (an expect key, issued_at)",
+    "expected_value_invalid": "the request's expected value cannot fit the rule's answer shape",
+    "object_visible": "the object the rule looks for is visible, as expected",
+    "object_not_visible": "the object the rule looks for is not visible",
+    "object_unexpectedly_visible": "the object is visible where the rule expects it not to be",
+    "presence_unsure": "the model could not tell whether the object is visible",
+    "metadata_ok": "the metadata checks passed (camera, size, capture time)",
+    "no_camera_data": "no camera make or model recorded: a screenshot or an edited image",
+    "resolution_too_low": "the photo has fewer pixels than the rule requires",
+    "taken_before_request": "the photo was taken before the request was issued",
+    "past_deadline": "the photo was taken after the request's deadline",
+    "no_capture_time": "the photo records no readable capture time",
+    "not_reused": "the photo is unlike every earlier photo",
+    "reused_photo": "the photo is a near-identical copy of one submitted before",
+    "no_perceptual_hash": "the photo's perceptual hash could not be computed",
+    "model_no_answer": "the engine gave no usable answer (reply cut off, off-schema, server gone)",
+    "engines_disagree": "two engines read different things (engine = both)",
+    "no_engine": "no engine the daemon runs can answer this rule",
+    "model_unavailable": "the model server stayed down or failed past its retries",
+    "no_rules": "no rule applies to this photo",
+    "unknown_rule": "the request names a rule that does not exist",
+    "request_invalid": "the request file is invalid (not JSON, unknown field, wrong type)",
+    "not_a_file": "not a regular file: a symbolic link, folder, pipe or device",
+    "empty_file": "the file is empty",
+    "file_unreadable": "the file could not be read (gone, or no permission)",
+    "too_large": "the file or its pixel count is over the limit (or a decompression bomb)",
+    "not_an_image": "not an image in a supported format",
+    "damaged_image": "an image file that is truncated or corrupt",
+    "quarantined": "the file could not be stripped and still carried metadata: moved to the "
+    "daemon's quarantine",
+    "internal_error": "proofwatch itself failed on this photo",
+}
+
+# Retake hints: what a cheap look at the pixels found wrong with the photo, before any model.
+HintCode = Literal["blurry", "too_dark", "too_bright", "cut_off", "paper_too_small"]
+HINT_CODES: dict[HintCode, str] = {
+    "blurry": "the image is too blurry to read fine writing",
+    "too_dark": "the image is too dark",
+    "too_bright": "the image is overexposed: much of it is blown out to white",
+    "cut_off": "the paper runs off the edge of the image: the code may be cut off",
+    "paper_too_small": "the paper fills too little of the frame: come closer",
+}
+
+
+@dataclass(frozen=True)
+class Hint:
+    code: HintCode
+    detail: str  # for a person: what was measured, against which threshold
+
+    def as_json(self) -> dict[str, str]:
+        return {"code": self.code, "detail": self.detail}
+
+
 # -- what an engine is asked, and what it reports: readings, never judgements
 
 QuestionKind = Literal["text", "presence"]
@@ -75,9 +183,13 @@ class RuleResult:
     observed: Any = None
     expected: Any = None
     engine: str | None = None
+    # TODO(#18): required once decide_text names its codes (after the lead's rewrite).
+    reason_code: ReasonCode | None = field(default=None, kw_only=True)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rule": self.rule, "status": self.status}
+        if self.reason_code is not None:
+            out["reason_code"] = self.reason_code
         if self.observed is not None:
             out["observed"] = self.observed
         if self.expected is not None:

@@ -1,4 +1,4 @@
-"""The verdict file the tracker reads, NAME.EXT.verdict.json: schema proofwatch.verdict/1,
+"""The verdict file the tracker reads, NAME.EXT.verdict.json: schema proofwatch.verdict/1.1,
 written atomically, read back to tell done from not done."""
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from typing import Any
 from .. import __version__
 from ..atomic import write_atomic
 from ..metadata import PhotoMetadata
-from ..vocabulary import RuleResult, Status, worst
+from ..vocabulary import Hint, ReasonCode, RuleResult, Status, worst
 
-SCHEMA = "proofwatch.verdict/1"
+SCHEMA = "proofwatch.verdict/1.1"
+# Versions whose files count as done when read back: 1.1 only added fields to 1.
+READABLE = frozenset({"proofwatch.verdict/1", SCHEMA})
 VERDICT_SUFFIX = ".verdict.json"
 # metadata.method of a photo that could not be stripped and was moved out of the folder.
 QUARANTINED = "quarantined"
@@ -35,8 +37,10 @@ class Verdict:
     photo: str
     status: Status
     reason: str
+    reason_code: ReasonCode
     request_id: str | None = None
     rules: Sequence[RuleResult] = ()
+    hints: Sequence[Hint] = ()
     metadata: dict[str, Any] | None = None
     photo_sha256: str | None = None
     rules_digest: str | None = None
@@ -53,7 +57,9 @@ class Verdict:
             "request_id": self.request_id,
             "status": self.status,
             "reason": self.reason,
+            "reason_code": self.reason_code,
             "rules": [result.as_json() for result in self.rules],
+            "hints": [hint.as_json() for hint in self.hints],
             "metadata": self.metadata,
             "photo_sha256": self.photo_sha256,
             "rules_digest": self.rules_digest,
@@ -63,15 +69,17 @@ class Verdict:
         }
 
 
-def summarize(results: Sequence[RuleResult]) -> tuple[Status, str]:
-    """The photo's status (the worst of its rules) and a one-line reason a person reads."""
+def summarize(results: Sequence[RuleResult]) -> tuple[Status, ReasonCode, str]:
+    """The photo's status (the worst of its rules), the code of the first rule with that
+    status, and a one-line reason a person reads."""
     if not results:
-        return "review", "no rule applies to this photo"
+        return "review", "no_rules", "no rule applies to this photo"
     status = worst(r.status for r in results)
-    if status == "pass":
-        return status, f"all {len(results)} rule(s) passed"
     deciding = [r for r in results if r.status == status]
-    return status, "; ".join(f"{r.rule}: {r.detail}" for r in deciding)
+    code = deciding[0].reason_code or "internal_error"  # TODO(#18): drop once always set
+    if status == "pass":
+        return status, code, f"all {len(results)} rule(s) passed"
+    return status, code, "; ".join(f"{r.rule}: {r.detail}" for r in deciding)
 
 
 def metadata_block(meta: PhotoMetadata, removed: Sequence[str], method: str) -> dict[str, Any]:
@@ -122,6 +130,6 @@ def read_verdict(path: Path) -> dict[str, Any] | None:
             loaded = json.loads(fh.read(1 << 20))
     except (OSError, ValueError):
         return None
-    if not isinstance(loaded, dict) or loaded.get("schema") != SCHEMA:
+    if not isinstance(loaded, dict) or loaded.get("schema") not in READABLE:
         return None
     return loaded

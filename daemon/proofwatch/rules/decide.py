@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from ..metadata import PhotoMetadata
-from ..vocabulary import Reading, Request, RuleResult, Status, worst
+from ..vocabulary import Reading, ReasonCode, Request, RuleResult, Status, worst
 from .model import Rule
 from .normalize import edit_distance, normalize
 
@@ -46,7 +46,9 @@ def decide(rule: Rule, facts: Facts, readings: Sequence[Reading] = ()) -> RuleRe
 def _combine(rule: Rule, results: list[RuleResult]) -> RuleResult:
     """One engine's result as it is; with two (engine "both") they must agree to pass."""
     if not results:
-        return RuleResult(rule.name, rule.undecided, "no engine could answer this rule")
+        return RuleResult(
+            rule.name, rule.undecided, "no engine could answer this rule", reason_code="no_engine"
+        )
     if len(results) == 1:
         return results[0]
     statuses = {r.status for r in results}
@@ -54,13 +56,31 @@ def _combine(rule: Rule, results: list[RuleResult]) -> RuleResult:
     details = "; ".join(f"{r.engine}: {r.detail}" for r in results)
     if len(statuses) == 1:
         first = results[0]
-        return RuleResult(rule.name, first.status, details, first.observed, first.expected, engines)
+        return RuleResult(
+            rule.name,
+            first.status,
+            details,
+            first.observed,
+            first.expected,
+            engines,
+            reason_code=first.reason_code,
+        )
     # pass against fail is a disagreement; anything less certain wins over both.
-    unsure = [s for s in statuses if s not in ("pass", "fail")]
-    status = worst(unsure) if unsure else rule.undecided
+    unsure = [r for r in results if r.status not in ("pass", "fail")]
+    if unsure:
+        status = worst(r.status for r in unsure)
+        code = next(r.reason_code for r in unsure if r.status == status)
+    else:
+        status, code = rule.undecided, "engines_disagree"
     observed = [r.observed for r in results]
     return RuleResult(
-        rule.name, status, f"engines disagree: {details}", observed, results[0].expected, engines
+        rule.name,
+        status,
+        f"engines disagree: {details}",
+        observed,
+        results[0].expected,
+        engines,
+        reason_code=code,
     )
 
 
@@ -106,17 +126,25 @@ def _quote(values: Sequence[str]) -> str:
 
 def decide_presence(rule: Rule, reading: Reading) -> RuleResult:
     expected = rule.expect_present
+
+    def result(status: Status, code: ReasonCode, detail: str, seen: bool | None) -> RuleResult:
+        return RuleResult(
+            rule.name, status, detail, seen, expected, reading.engine, reason_code=code
+        )
+
     if reading.problem or not reading.values:
-        detail = reading.problem or "no answer"
-        return RuleResult(rule.name, rule.undecided, detail, None, expected, reading.engine)
+        return result(rule.undecided, "model_no_answer", reading.problem or "no answer", None)
     answer = reading.values[0].strip().lower()
     if answer not in ("yes", "no"):
         detail = f"the answer was {answer!r}, not yes or no: {rule.question}"
-        return RuleResult(rule.name, rule.undecided, detail, None, expected, reading.engine)
+        return result(rule.undecided, "presence_unsure", detail, None)
     seen = answer == "yes"
-    status: Status = "pass" if seen == expected else "fail"
     detail = f"{'visible' if seen else 'not visible'}: {rule.question}"
-    return RuleResult(rule.name, status, detail, seen, expected, reading.engine)
+    if seen == expected:
+        return result("pass", "object_visible" if seen else "object_not_visible", detail, seen)
+    return result(
+        "fail", "object_unexpectedly_visible" if seen else "object_not_visible", detail, seen
+    )
 
 
 def _as_aware(moment: datetime, zone: tzinfo | None) -> datetime:
@@ -129,55 +157,72 @@ def _as_aware(moment: datetime, zone: tzinfo | None) -> datetime:
 
 def decide_metadata(rule: Rule, facts: Facts) -> RuleResult:
     meta = facts.metadata
-    checks: list[tuple[Status, str]] = []
+    checks: list[tuple[Status, ReasonCode, str]] = []
     observed: dict[str, Any] = {"camera": meta.camera, "captured_at": meta.captured_at}
     expected: dict[str, Any] = {}
     if rule.require_camera:
         expected["camera"] = True
         checks.append(
-            ("pass", "taken by a camera")
+            ("pass", "metadata_ok", "taken by a camera")
             if meta.camera
-            else ("fail", "no camera make or model recorded (a screenshot or an edited image)")
+            else (
+                "fail",
+                "no_camera_data",
+                "no camera make or model recorded (a screenshot or an edited image)",
+            )
         )
     if rule.min_width or rule.min_height:
         observed["size"] = f"{facts.width}x{facts.height}"
         expected["min_size"] = f"{rule.min_width}x{rule.min_height}"
         big_enough = facts.width >= rule.min_width and facts.height >= rule.min_height
         checks.append(
-            ("pass", f"{facts.width}x{facts.height} pixels")
+            ("pass", "metadata_ok", f"{facts.width}x{facts.height} pixels")
             if big_enough
-            else ("fail", f"{facts.width}x{facts.height} is below {expected['min_size']}")
+            else (
+                "fail",
+                "resolution_too_low",
+                f"{facts.width}x{facts.height} is below {expected['min_size']}",
+            )
         )
     if rule.max_age is not None:
         checks.append(_freshness(rule, facts, expected))
     if not checks:
-        return RuleResult(rule.name, "pass", "nothing to check", observed, expected)
-    status = worst(s for s, _ in checks)
-    return RuleResult(rule.name, status, "; ".join(d for _, d in checks), observed, expected)
+        checks.append(("pass", "metadata_ok", "nothing to check"))
+    status = worst(s for s, _, _ in checks)
+    # The first check that gives the rule its status names the cause.
+    code = next(c for s, c, _ in checks if s == status)
+    detail = "; ".join(d for _, _, d in checks)
+    return RuleResult(rule.name, status, detail, observed, expected, reason_code=code)
 
 
-def _freshness(rule: Rule, facts: Facts, expected: dict[str, Any]) -> tuple[Status, str]:
+def _freshness(
+    rule: Rule, facts: Facts, expected: dict[str, Any]
+) -> tuple[Status, ReasonCode, str]:
     """Taken after the request was issued and within max_age of it, give or take clock_skew."""
     if facts.request.issued_at is None:
-        return (rule.undecided, "the request has no issued_at to compare the capture time with")
+        missing = "the request has no issued_at to compare the capture time with"
+        return (rule.undecided, "request_missing_value", missing)
     assert rule.max_age is not None
     issued = _as_aware(facts.request.issued_at, facts.zone)
     skew = timedelta(seconds=rule.clock_skew)
     deadline = issued + timedelta(seconds=rule.max_age)
     expected["captured_between"] = [(issued - skew).isoformat(), (deadline + skew).isoformat()]
     if not facts.metadata.captured_at:
-        return (rule.undecided, "the photo records no capture time")
+        return (rule.undecided, "no_capture_time", "the photo records no capture time")
     try:
         captured = _as_aware(datetime.fromisoformat(facts.metadata.captured_at), facts.zone)
     except ValueError:
-        return (rule.undecided, "the capture time cannot be read")
+        return (rule.undecided, "no_capture_time", "the capture time cannot be read")
     if captured < issued - skew:
-        return ("fail", f"taken {_ago(issued - captured)} before the request was issued")
+        early = f"taken {_ago(issued - captured)} before the request was issued"
+        return ("fail", "taken_before_request", early)
     if captured > deadline + skew:
-        return ("fail", f"taken {_ago(captured - issued)} after the request, past the deadline")
+        late = f"taken {_ago(captured - issued)} after the request, past the deadline"
+        return ("fail", "past_deadline", late)
     if captured < issued:
-        return ("pass", f"taken {_ago(issued - captured)} before the request, within clock skew")
-    return ("pass", f"taken {_ago(captured - issued)} after the request")
+        skewed = f"taken {_ago(issued - captured)} before the request, within clock skew"
+        return ("pass", "metadata_ok", skewed)
+    return ("pass", "metadata_ok", f"taken {_ago(captured - issued)} after the request")
 
 
 def _ago(delta: timedelta) -> str:
@@ -192,7 +237,12 @@ def hamming(a: str, b: str) -> int:
 
 def decide_duplicate(rule: Rule, facts: Facts) -> RuleResult:
     if facts.phash is None:
-        return RuleResult(rule.name, rule.undecided, "no perceptual hash could be computed")
+        return RuleResult(
+            rule.name,
+            rule.undecided,
+            "no perceptual hash could be computed",
+            reason_code="no_perceptual_hash",
+        )
     nearest: tuple[int, str] | None = None
     for photo, other in facts.earlier:
         distance = hamming(facts.phash, other)
@@ -200,6 +250,6 @@ def decide_duplicate(rule: Rule, facts: Facts) -> RuleResult:
             nearest = (distance, photo)
     if nearest is not None and nearest[0] <= rule.max_distance:
         detail = f"near-identical to {nearest[1]} (distance {nearest[0]} of 64)"
-        return RuleResult(rule.name, "fail", detail, nearest[1], None)
-    compared = len(facts.earlier)
-    return RuleResult(rule.name, "pass", f"unlike the {compared} earlier photo(s)", None, None)
+        return RuleResult(rule.name, "fail", detail, nearest[1], reason_code="reused_photo")
+    detail = f"unlike the {len(facts.earlier)} earlier photo(s)"
+    return RuleResult(rule.name, "pass", detail, reason_code="not_reused")
