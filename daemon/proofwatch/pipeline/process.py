@@ -35,12 +35,13 @@ from ..engines.base import ModelDown, ModelWait
 from ..engines.image import ImageRejected, open_checked, upright_copy
 from ..intake.reader import FileChanged, Rejected
 from ..metadata import PhotoMetadata
+from ..quality import retake_hints
 from ..rules.decide import Facts, decide
 from ..rules.loader import RuleSet
 from ..rules.model import Rule
 from ..state import StateStore
-from ..strip import StripError
-from ..vocabulary import Question, Reading, Request, RuleResult, Status
+from ..strip import StripError, UnsupportedFormat
+from ..vocabulary import Hint, Question, Reading, ReasonCode, Request, RuleResult, Status
 from .in_place import quarantine, strip_photo
 from .plan import plan
 
@@ -232,6 +233,7 @@ class _Run:
         self.metadata: dict[str, object] | None = None
         self.sha256: str | None = None
         self.request_id: str | None = None
+        self.hints: list[Hint] = []
 
     def verdict(self, request: Request | None) -> Verdict:
         results: Sequence[RuleResult] = ()
@@ -240,20 +242,26 @@ class _Run:
         try:
             results, phash = self._judge(request)
             digest = self.setup.rules.digest
-            status, reason = summarize(results)
+            status, code, reason = summarize(results)
         except (FileChanged, Postponed):
             raise
         except StripError as exc:
-            status, reason = "rejected", str(exc)
+            status, code, reason = "rejected", rejection_code(exc), str(exc)
             if self.options.modify and self.settings.quarantine:
-                reason += self._quarantine()
+                moved = self._quarantine()
+                if moved:
+                    code, reason = "quarantined", reason + moved
         except (Rejected, ImageRejected) as exc:
-            status, reason = "rejected", str(exc)
+            status, code, reason = "rejected", rejection_code(exc), str(exc)
         except RequestError as exc:
-            status, reason = "error", f"the request file is invalid: {exc}"
+            status, code, reason = "error", "request_invalid", f"the request file is invalid: {exc}"
         except Exception as exc:  # a verdict, never a crash: the daemon must keep running
             log.exception("unexpected failure on %r", self.relative)
-            status, reason = "error", f"internal error ({type(exc).__name__})"
+            status, code, reason = (
+                "error",
+                "internal_error",
+                f"internal error ({type(exc).__name__})",
+            )
         self.timings["total"] = self.timer.total() + round(self.options.waited * 1000)
         if self.store is not None and self.sha256:
             self.store.record(self.relative, self.sha256, phash, status, self.setup.rules.digest)
@@ -261,6 +269,8 @@ class _Run:
             photo=self.relative,
             status=status,
             reason=reason,
+            reason_code=code,
+            hints=self.hints,
             request_id=self.request_id,
             rules=results,
             metadata=self.metadata,
@@ -288,6 +298,7 @@ class _Run:
         self.request_id = request.id
         rules, unknown = select(self.setup.rules, self.relative, request)
         image = upright_copy(opened, settings.image_side)
+        self.hints = retake_hints(image)
         phash = str(imagehash.phash(image))
         earlier = (
             self.state.earlier_hashes(self.relative, stripped.sha256)
@@ -301,13 +312,15 @@ class _Run:
         )
         self.timings["model"] = self.timer.lap()
         results = [
-            RuleResult(rule.name, *unanswerable[rule.name])
+            _unanswered(rule.name, *unanswerable[rule.name])
             if rule.name in unanswerable
             else decide(rule, facts, readings.get(rule.name, ()))
             for rule in rules
         ]
         missing = "the request names a rule that does not exist"
-        results += [RuleResult(name, "error", missing) for name in unknown]
+        results += [
+            RuleResult(name, "error", missing, reason_code="unknown_rule") for name in unknown
+        ]
         return results, phash
 
     def _model_wait(self, trouble: ModelWait) -> str:
@@ -365,6 +378,31 @@ class _Run:
             "; it still carried metadata, so it was moved out of the upload folder into "
             "the daemon's quarantine"
         )
+
+
+def _unanswered(rule: str, status: Status, why: str) -> RuleResult:
+    # `ask` gives `error` when the model failed past its retries or its wait, and the
+    # rule's undecided status when no engine the daemon runs can answer the rule.
+    code: ReasonCode = "model_unavailable" if status == "error" else "no_engine"
+    return RuleResult(rule, status, why, reason_code=code)
+
+
+def rejection_code(exc: Exception) -> ReasonCode:
+    """Why a file is no usable photo. The stages' exceptions carry prose for a person; the
+    kind of exception and the reader's wording (pinned by tests/test_reason_codes.py) tell
+    the cause."""
+    message = str(exc)
+    if "is empty" in message:
+        return "empty_file"
+    if "the limit" in message or "decompression bomb" in message:
+        return "too_large"
+    if isinstance(exc, UnsupportedFormat):
+        return "not_an_image"
+    if isinstance(exc, (StripError, ImageRejected)):
+        return "damaged_image"
+    if message.startswith("it is "):  # intake.reader.describe_non_regular
+        return "not_a_file"
+    return "file_unreadable"
 
 
 def select(rules: RuleSet, relative: str, request: Request) -> tuple[list[Rule], list[str]]:
