@@ -90,8 +90,10 @@ def decide_text(rule: Rule, request: Request, reading: Reading) -> RuleResult:
     expected_raw = request.expect.get(rule.expect_key) if rule.expect else None
     expected = normalize(expected_raw, rule.normalize) if expected_raw is not None else None
 
-    def result(status: Status, detail: str, observed: Any = None) -> RuleResult:
-        return RuleResult(rule.name, status, detail, observed, expected, reading.engine)
+    def result(status: Status, code: ReasonCode, detail: str, observed: Any = None) -> RuleResult:
+        return RuleResult(
+            rule.name, status, detail, observed, expected, reading.engine, reason_code=code
+        )
 
     shape = re.compile(rule.answer)
     seen = [normalize(value, rule.normalize) for value in reading.values if value.strip()]
@@ -99,25 +101,27 @@ def decide_text(rule: Rule, request: Request, reading: Reading) -> RuleResult:
     if rule.expect and expected is None:
         missing = f"the request has no value for {rule.expect}"
         if fitting:
-            return result(rule.undecided, f"read {fitting[0]}, but {missing}", fitting[0])
-        return result(rule.undecided, missing)
+            read = f"read {fitting[0]}, but {missing}"
+            return result(rule.undecided, "request_missing_value", read, fitting[0])
+        return result(rule.undecided, "request_missing_value", missing)
     if reading.problem:
-        return result(rule.undecided, reading.problem)
+        return result(rule.undecided, "model_no_answer", reading.problem)
     if not fitting:
         what = f"read {_quote(seen)}" if seen else "nothing legible was read"
-        return result(rule.undecided, f"{what}, which does not fit {rule.answer}", seen or None)
+        detail = f"{what}, which does not fit {rule.answer}"
+        return result(rule.undecided, "no_code_visible", detail, seen or None)
     if expected is None:
-        return result("pass", f"read {fitting[0]}", fitting[0])
+        return result("pass", "code_matches", f"read {fitting[0]}", fitting[0])
     if not shape.fullmatch(expected):
         # The tracker asked for something this rule can never read: a person must look.
         detail = f"the expected value {expected!r} does not fit {rule.answer}"
-        return result(rule.undecided, detail, fitting[0])
+        return result(rule.undecided, "expected_value_invalid", detail, fitting[0])
     best = min(fitting, key=lambda value: edit_distance(value, expected))
     distance = edit_distance(best, expected)
     if distance <= rule.tolerance:
         off = f" ({distance} character(s) off, tolerance {rule.tolerance})" if distance else ""
-        return result("pass", f"read {best}{off}", best)
-    return result("fail", f"read {_quote(fitting)}, expected {expected}", best)
+        return result("pass", "code_matches", f"read {best}{off}", best)
+    return result("fail", "code_mismatch", f"read {_quote(fitting)}, expected {expected}", best)
 
 
 def _quote(values: Sequence[str]) -> str:
