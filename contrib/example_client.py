@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-VERDICT_SCHEMA = "proofwatch.verdict/1"
+# Major version 1: /1 and /1.1 (which added reason_code and hints) read alike.
+VERDICT_SCHEMAS = ("proofwatch.verdict/1", "proofwatch.verdict/1.1")
 
 # What a tracker might do with each status (docs/integration.md, "Statuses").
 ACTIONS = {
@@ -62,7 +63,7 @@ def wait_for(path: Path, timeout: float, interval: float = 0.25) -> dict[str, An
         except FileNotFoundError:
             time.sleep(interval)
             continue
-        if verdict.get("schema") != VERDICT_SCHEMA:
+        if verdict.get("schema") not in VERDICT_SCHEMAS:
             raise SystemExit(f"unknown verdict format {verdict.get('schema')!r} in {path}")
         return verdict
     return None
@@ -180,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         status = verdict["status"]
         print(
             f"{verdict['photo']}: {status} after {time.monotonic() - started:.1f}s: "
-            f"{verdict['reason']}"
+            f"{verdict['reason']} [{verdict.get('reason_code', '?')}]"
         )
+        for hint in verdict.get("hints", []):
+            print(f"  retake hint: {hint['code']} ({hint['detail']})")
         for rule in verdict["rules"]:
             seen = f" (read {rule['observed']!r})" if "observed" in rule else ""
             print(f"  {rule['rule']}: {rule['status']}{seen}: {rule['detail']}")

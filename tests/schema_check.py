@@ -4,7 +4,8 @@ conftest.py imports `verdicts_match_the_schema`, a session fixture that, once ev
 run, validates each *.verdict.json under the session's temp folder (daemons, backfills and the
 example client all write there) against daemon/proofwatch/contract/schema/verdict.schema.json, and
 fails the run naming each file and what is wrong. So a field added to the verdict without the
-schema (or the other way round) cannot go unnoticed.
+schema (or the other way round) cannot go unnoticed; the schema is proofwatch.verdict/1.1, so
+every verdict and rule result must carry a `reason_code` from its enum, and `hints`.
 
 Only files that claim to be verdicts (`"schema": "proofwatch.verdict/..."`) are checked: a
 test may plant a corrupt file on purpose to see it redone.

@@ -20,10 +20,12 @@ from proofwatch.pipeline.process import rejection_code
 from proofwatch.rules.decide import (
     Facts,
     _combine,
+    decide,
     decide_duplicate,
     decide_metadata,
     decide_presence,
 )
+from proofwatch.rules.loader import load_rules
 from proofwatch.rules.model import Rule
 from proofwatch.strip import StripError, strip_bytes
 from proofwatch.vocabulary import (
@@ -201,3 +203,63 @@ def test_rejections_from_stripping_and_decoding() -> None:
     )
     over = "the image has 5000x5000 pixels, over the limit of 1000 pixels"
     assert rejection_code(ImageRejected(over)) == "too_large"
+
+
+# -- the shipped rules: every outcome its own code
+
+
+def outcomes(rule: Rule) -> dict[str, tuple[str, ReasonCode]]:
+    """Each way the rule can go, as (status, code), from made-up readings and facts."""
+    key = rule.expect_key
+    camera = PhotoMetadata(captured_at="2026-11-22T10:41:07", camera=True)
+
+    def run(facts: Facts, *values: str, problem: str | None = None) -> tuple[str, ReasonCode]:
+        got = decide(rule, facts, [Reading("e", values, problem)])
+        return got.status, got.reason_code
+
+    if rule.kind == "text":
+        asked = Facts(Request(expect={key: "48213"}))
+        return {
+            "right": run(asked, "48213"),
+            "wrong": run(asked, "48214"),
+            "nothing": run(asked, ""),
+            "no value": run(Facts(), "48213"),
+            "bad value": run(Facts(Request(expect={key: "x"})), "48213"),
+            "no answer": run(asked, problem="cut off"),
+        }
+    if rule.kind == "presence":
+        return {
+            "seen": run(Facts(), "yes"),
+            "not seen": run(Facts(), "no"),
+            "unsure": run(Facts(), "unsure"),
+            "no answer": run(Facts(), problem="?"),
+        }
+    if rule.kind == "metadata":
+
+        def at(issued: str, meta: PhotoMetadata = camera) -> tuple[str, ReasonCode]:
+            return run(Facts(Request(issued_at=datetime.fromisoformat(issued)), meta, zone=CET))
+
+        return {
+            "fresh": at("2026-11-22T10:00:00+01:00"),
+            "early": at("2026-11-22T11:00:00+01:00"),
+            "late": at("2026-11-22T06:00:00+01:00"),
+            "screenshot": at(
+                "2026-11-22T10:00:00+01:00",
+                PhotoMetadata(camera=False, captured_at="2026-11-22T10:41:07"),
+            ),
+            "no time": at("2026-11-22T10:00:00+01:00", PhotoMetadata(camera=True)),
+            "no issued_at": run(Facts(Request(), camera, zone=CET)),
+        }
+    same = "c3c3c3c3c3c3c3c3"
+    return {"new": run(Facts(phash=same)), "again": run(Facts(phash=same, earlier=[("a", same)])),
+            "no hash": run(Facts())}  # fmt: skip
+
+
+def test_each_shipped_rule_maps_its_outcomes_to_distinct_codes() -> None:
+    checked = load_rules(REPO / "rules")
+    assert checked.rules
+    for rule in checked.rules:
+        found = outcomes(rule)
+        codes = [code for _, code in found.values()]
+        assert len(set(codes)) == len(codes), (rule.name, found)
+        assert {status for status, _ in found.values()} >= {"pass", "fail", "review"}, found

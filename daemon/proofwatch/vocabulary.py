@@ -183,13 +183,14 @@ class RuleResult:
     observed: Any = None
     expected: Any = None
     engine: str | None = None
-    # TODO(#18): required once decide_text names its codes (after the lead's rewrite).
-    reason_code: ReasonCode | None = field(default=None, kw_only=True)
+    reason_code: ReasonCode = field(kw_only=True)  # why, for a program; `detail` for a person
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rule": self.rule, "status": self.status}
-        if self.reason_code is not None:
-            out["reason_code"] = self.reason_code
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "status": self.status,
+            "reason_code": self.reason_code,
+        }
         if self.observed is not None:
             out["observed"] = self.observed
         if self.expected is not None:

@@ -76,7 +76,7 @@ def summarize(results: Sequence[RuleResult]) -> tuple[Status, ReasonCode, str]:
         return "review", "no_rules", "no rule applies to this photo"
     status = worst(r.status for r in results)
     deciding = [r for r in results if r.status == status]
-    code = deciding[0].reason_code or "internal_error"  # TODO(#18): drop once always set
+    code = deciding[0].reason_code
     if status == "pass":
         return status, code, f"all {len(results)} rule(s) passed"
     return status, code, "; ".join(f"{r.rule}: {r.detail}" for r in deciding)
