@@ -62,11 +62,12 @@ class Candidate:
 class Thresholds:
     """Where doubt begins (chosen on the tune split; see bench/bench_ocr.py)."""
 
-    pass_min: float = 0.80  # the expected code read with every character at least this sure
-    pass_min_single: float = 0.95  # the same when only one reader produced it
+    # Chosen on the tune split (80 proofgen photos: no right code failed, no false pass).
+    pass_min: float = 0.60  # the expected code read with every character at least this sure
+    pass_min_single: float = 0.90  # the same when only one reader produced it
     fail_min: float = 0.90  # each differing character read at least this sure
-    fail_expected_max: float = 0.02  # and the expected character got at most this
-    fail_agree: int = 2  # readers that must agree on the different code (1: any one)
+    fail_expected_max: float = 0.10  # and the expected character got at most this
+    fail_agree: int = 1  # readers that must agree on the different code (2: both)
     # A reading that differs in more places is more likely a misread (a sheet read upside
     # down, a blurred line) than another code: review, not fail.
     fail_max_places: int = 2
