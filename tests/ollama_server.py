@@ -60,6 +60,9 @@ class Reply:
     cut_after: int | None = None  # send this many bytes of the body, then close the connection
     stall: float = 0.0  # streaming: go silent this long after the first chunk
     fail_midway: str | None = None  # the runner fails after part of the reply (this message)
+    # A reasoning model that ignores think=false: this in message.thinking (with content
+    # "" when content is None: qwen3-vl, qwen3.5, ollama#14798, #14716).
+    thinking: str | dict[str, Any] | None = None
 
     @classmethod
     def busy(cls) -> Reply:
@@ -179,8 +182,15 @@ class FakeOllama:
     # -- what the tests read back
 
     def chat_requests(self) -> list[Recorded]:
+        """The chats that asked something (a preload, with no messages, is in `loads`)."""
         with self._lock:
-            return [r for r in self.requests if r.path == "/api/chat"]
+            return [r for r in self.requests if r.path == "/api/chat" and r.body.get("messages")]
+
+    def loads(self) -> list[Recorded]:
+        with self._lock:
+            return [
+                r for r in self.requests if r.path == "/api/chat" and not r.body.get("messages")
+            ]
 
     def images(self) -> list[Image.Image]:
         """Every image the chat requests carried, decoded."""
@@ -323,6 +333,12 @@ class FakeOllama:
         if body.get("think") is True and "thinking" not in capabilities:
             self._error(h, 400, no_thinking(model))
             return
+        if not body.get("messages"):  # Ollama's documented preload: load, answer nothing
+            created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            message = {"role": "assistant", "content": ""}
+            loaded = {"model": model, "created_at": created, "message": message}
+            self._send_json(h, 200, loaded | {"done_reason": "load", "done": True})
+            return
         has_images = any(m.get("images") for m in body.get("messages", []))
         if has_images and "vision" not in capabilities:
             self._error(h, 500, NO_VISION)
@@ -338,9 +354,12 @@ class FakeOllama:
             return
         content = reply.content
         if content is None:
-            content = self._content_for(body)
+            content = "" if reply.thinking is not None else self._content_for(body)
         elif isinstance(content, dict):
             content = json.dumps(content)
+        thinking = reply.thinking
+        if isinstance(thinking, dict):
+            thinking = json.dumps(thinking)
         created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         final = {
             "model": model,
@@ -362,6 +381,8 @@ class FakeOllama:
             self._error(h, 500, reply.fail_midway)
             return
         final["message"] = {"role": "assistant", "content": content}
+        if thinking is not None:
+            final["message"]["thinking"] = thinking
         if reply.cut_after is None:
             self._send_json(h, 200, final)
             return

@@ -117,7 +117,7 @@ def test_sizes_parse(tmp_path: Path, written: str, size: int) -> None:
         ('[ollama]\ntimeout = "soon"\n', 2, "ollama.timeout", "not a duration"),
         ('\n[intake]\nmax_file_size = "lots"\n', 3, "intake.max_file_size", "not a size"),
         ("[ollama]\nretries = true\n", 2, "ollama.retries", "whole number"),
-        ('engine = "gpu"\n', 1, "engine", "must be one of auto, ollama, ocr"),
+        ('engine = "gpu"\n', 1, "engine", "must be one of auto, model, ollama, ocr"),
         ("[intake]\nignore = \"*.bak\"\n", 2, "intake.ignore", "list of strings"),
     ],
 )  # fmt: skip
@@ -217,12 +217,12 @@ def test_config_show_prints_every_key_and_round_trips(
     for table, key, _default, _doc in iter_settings():
         assert key in (shown[table] if table else shown), f"{table}.{key} not shown"
     assert shown["intake"]["max_file_size"] == "20MB"  # written the way operators write it
-    assert shown["ollama"]["model"] == "minicpm-v"  # the flag wins
+    assert shown["model"]["model"] == "minicpm-v"  # the flag wins
     assert shown["intake"]["stability_delay"] == "2s"  # a default filled in
     # The output is itself a config file that gives the same configuration.
     again = load_config(write(tmp_path, out, "shown.toml"))
     assert again.intake.max_file_size == 20_000_000
-    assert again.ollama.model == "minicpm-v"
+    assert again.model.model == "minicpm-v"
     assert again.state_dir == tmp_path / "state"
 
 
@@ -235,7 +235,7 @@ def test_config_show_without_a_file_shows_defaults_and_the_environment(
     out = capsys.readouterr().out
     assert "no config file: built-in defaults" in out.splitlines()[0]
     shown = tomllib.loads(out)
-    assert shown["ollama"]["host"] == "http://127.0.0.1:11500"
+    assert shown["model"]["host"] == "http://127.0.0.1:11500"
     assert shown["state_dir"] == str(tmp_path / "st")
     assert shown["engine"] == "auto"
 
@@ -254,7 +254,7 @@ def test_config_help_explains_the_flags(action: str, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "FILE" in out
     if action == "show":
-        assert "--ollama-host" in out and "override" in out
+        assert "--model-host" in out and "--ollama-host" in out and "override" in out
 
 
 def test_a_state_dir_written_in_the_file_is_honoured_even_when_it_is_the_default(
@@ -275,3 +275,50 @@ def test_a_state_dir_written_in_the_file_is_honoured_even_when_it_is_the_default
     assert resolve_config(parse(["status", "--config", str(silent)])).state_dir == (
         tmp_path / "from-systemd"
     )
+
+
+# -- [model], and its old name [ollama]
+
+
+def test_the_old_ollama_section_and_engine_name_still_work(tmp_path: Path) -> None:
+    old = load_config(write(tmp_path, 'engine = "ollama"\n[ollama]\nmodel = "minicpm-v"\n'))
+    new = load_config(write(tmp_path, 'engine = "model"\n[model]\nmodel = "minicpm-v"\n', "n.toml"))
+    assert old == new
+    assert old.engine == "model" and old.ollama.model == "minicpm-v"
+    assert Config(engine="ollama").engine == "model"
+
+
+def test_both_names_of_the_model_section_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, '[model]\nmodel = "a"\n[ollama]\nmodel = "b"\n')
+    with pytest.raises(SourceError) as caught:
+        load_config(path)
+    assert caught.value.key == "ollama" and "old name of [model]" in str(caught.value)
+
+
+def test_hosts_api_and_remote_hosts_allowed_one_by_one(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[model]\napi = "openai"\nhost = "http://127.0.0.1:8080"\n'
+        'hosts = ["http://10.0.0.5:8080", "http://127.0.0.1:8080"]\n'
+        'allow_remote = ["http://10.0.0.5:8080"]\n',
+    )
+    model = load_config(path).model
+    assert model.api == "openai"
+    assert model.all_hosts == ["http://127.0.0.1:8080", "http://10.0.0.5:8080"]
+    assert model.allow_remote == ["http://10.0.0.5:8080"]
+    with pytest.raises(SourceError) as caught:
+        load_config(write(tmp_path, "[model]\nallow_remote = 1\n", "bad.toml"))
+    assert "true, false or a list of hosts" in str(caught.value)
+
+
+def test_model_host_flags_repeat_and_keep_their_old_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["config", "show", "--model-api", "openai", "--engine", "ollama"]
+    args += ["--model-host", "127.0.0.1:8080", "--ollama-host", "127.0.0.1:8081"]
+    assert main(args) == 0
+    shown = tomllib.loads(capsys.readouterr().out)
+    assert shown["engine"] == "model"
+    assert shown["model"]["api"] == "openai"
+    assert shown["model"]["host"] == "127.0.0.1:8080"
+    assert shown["model"]["hosts"] == ["127.0.0.1:8081"]

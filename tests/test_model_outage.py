@@ -127,7 +127,7 @@ def test_server_down_then_back_queued_photos_drain(
         config_body=config(fake_ollama, "ollama", "60s", host=False),
         env=clean_env(OLLAMA_HOST=f"127.0.0.1:{fake_ollama.port}"),  # honoured by the daemon
     )
-    daemon.wait_for_log("Ollama not usable: Ollama at 127.0.0.1:")
+    daemon.wait_for_log("Ollama not usable: Ollama at http://127.0.0.1:")
     photos = [drop_photo(daemon.watch, f"queued-{n}.jpg", proof(10 + n), REQUEST) for n in range(3)]
     wait_for_state(daemon, "down since")
     assert all(no_verdict_for(p, 0) for p in photos)

@@ -46,19 +46,16 @@ from proofwatch.engines.base import (
     Question,
     Reading,
 )
-from proofwatch.engines.image import draft_size, fit, prepare
-from proofwatch.engines.ollama import (
+from proofwatch.engines.hosts import (
     Backoff,
-    Health,
-    OllamaEngine,
     RemoteHostRefused,
-    check_host_allowed,
-    classify,
+    check_hosts_allowed,
     host_url,
     is_loopback,
-    keep_alive_value,
-    vote_side,
 )
+from proofwatch.engines.image import draft_size, fit, prepare
+from proofwatch.engines.model import Failure, Health, ModelEngine, vote_side
+from proofwatch.engines.ollama import OllamaWire, keep_alive_value, load_options
 from proofwatch.pipeline.process import AwaitingModel, Options, Pipeline, Setup
 from proofwatch.tomlsource import SourceError
 from proofwatch.vocabulary import Request
@@ -69,7 +66,21 @@ SEAL = Question("seal_number", "text", "Transcribe the serial number on the seal
 DEVICE = Question("device_visible", "presence", "Is the device clearly visible?")
 GOOD = {"control_code": "48213", "seal_number": "20931187", "device_visible": "yes"}
 
-MakeEngine = Callable[..., OllamaEngine]
+MakeEngine = Callable[..., ModelEngine]
+
+
+def OllamaEngine(
+    config: OllamaConfig, stop: threading.Event | None = None, **kw: Any
+) -> ModelEngine:
+    return ModelEngine(config, OllamaWire(config), stop, **kw)
+
+
+def check_host_allowed(config: OllamaConfig) -> None:
+    check_hosts_allowed(config.all_hosts, config.allow_remote)
+
+
+def classify(exc: BaseException, config: OllamaConfig) -> Failure | None:
+    return OllamaWire(config).classify(exc, host_url(config.host))
 
 
 def small_config(fake: FakeOllama, **changes: Any) -> OllamaConfig:
@@ -85,9 +96,9 @@ def small_config(fake: FakeOllama, **changes: Any) -> OllamaConfig:
 
 @pytest.fixture
 def make_engine(fake_ollama: FakeOllama) -> Iterator[MakeEngine]:
-    made: list[OllamaEngine] = []
+    made: list[ModelEngine] = []
 
-    def make(on_health: Callable[[Health], None] | None = None, **changes: Any) -> OllamaEngine:
+    def make(on_health: Callable[[Health], None] | None = None, **changes: Any) -> ModelEngine:
         engine = OllamaEngine(
             small_config(fake_ollama, **changes), backoff=FAST, on_health=on_health
         )
@@ -163,13 +174,13 @@ def test_a_remote_host_is_refused_unless_allowed_on_purpose() -> None:
         check_host_allowed(remote)
     assert isinstance(refused.value, SourceError)  # the CLI prints it, reload keeps the old one
     message = str(refused.value)
-    assert "ollama.host" in message and "192.168.1.20" in message
+    assert "model.host" in message and "192.168.1.20" in message
     assert "allow_remote = true" in message
     with pytest.raises(RemoteHostRefused):
         OllamaEngine(remote)
     with pytest.raises(RemoteHostRefused):
-        EngineSet(Config(engine="auto", ollama=remote))
-    EngineSet(Config(engine="ocr", ollama=remote)).close()  # OCR only: no host is used
+        EngineSet(Config(engine="auto", model=remote))
+    EngineSet(Config(engine="ocr", model=remote)).close()  # OCR only: no host is used
     allowed = OllamaEngine(OllamaConfig(host="http://192.168.1.20:11434", allow_remote=True))
     allowed.close()  # constructed, and nothing was sent anywhere
 
@@ -278,7 +289,13 @@ def test_one_call_carries_every_question_with_fixed_options(
     assert body["think"] is False
     assert body["stream"] is False
     assert body["keep_alive"] == "45m"
-    assert body["options"] == {"temperature": 0, "seed": 7, "num_predict": 128}
+    assert body["options"] == {
+        "temperature": 0,
+        "seed": 7,
+        "num_ctx": 4096,  # 58x58 image tokens of a 1600 px square, prompt and 128 fit
+        "repeat_penalty": 1.05,
+        "num_predict": 16 + 48 + 48 + 12,  # what two text answers and a presence one need
+    }
     assert body["format"]["required"] == ["control_code", "seal_number", "device_visible"]
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     assert len(body["messages"][1]["images"]) == 1
@@ -292,8 +309,10 @@ def test_every_call_uses_the_same_options(fake_ollama: FakeOllama, make_engine: 
     engine.ask(photo((300, 300)), [CODE, SEAL, DEVICE])
     bodies = [chat.body for chat in fake_ollama.chat_requests()]
     assert len(bodies) == 3
+    load = load_options(small_config(fake_ollama))
     for body in bodies:
-        assert body["options"] == bodies[0]["options"]
+        # What makes Ollama reload the model never changes; only the reply's budget does.
+        assert {k: v for k, v in body["options"].items() if k != "num_predict"} == load
         assert body["options"]["temperature"] == 0
         assert body["keep_alive"] == -1
         assert body["think"] is False
@@ -354,7 +373,7 @@ def pipeline_for(
         rules=tmp,
         state_dir=tmp,
         engine="ollama",
-        ollama=small_config(fake, **ollama_changes),
+        model=small_config(fake, **ollama_changes),
     )
     engines = EngineSet(config)
     assert engines.ollama is not None
@@ -421,7 +440,8 @@ def test_the_model_cannot_be_talked_into_a_pass(tmp_path: Path, fake_ollama: Fak
         (Reply(GOOD | {"control_code": "97531"}, done_reason="length"), "cut off"),
         (Reply('{"control_code": "975', done_reason="length"), "cut off"),
         (Reply("The code is 97531."), "not valid JSON"),
-        (Reply(""), "not valid JSON"),
+        (Reply(""), "empty answer"),
+        (Reply("", thinking="Let me look at the paper."), "not valid JSON"),
         (Reply({"code": "97531", "seal": "20931187", "visible": "yes"}), "has no answer"),
         (Reply({"control_code": 97531, "seal_number": 20931187, "device_visible": "yes"}), "text"),
     ],
@@ -604,7 +624,9 @@ def test_a_busy_server_is_a_wait_reported_at_once_never_slept_on(
     assert chats(fake_ollama) == 3  # one call each: the engine never retries a busy server
     assert words in waits[0].reason
     assert len({wait.since for wait in waits}) == 1  # one spell of trouble
-    assert [wait.retry_after for wait in waits] == [FAST.delay(n) for n in (1, 2, 3)]
+    [host] = engine.pool.hosts
+    assert host.trouble_calls == 3 and host.busy  # the next try backs off further each time
+    assert all(0 <= wait.retry_after <= FAST.cap for wait in waits)
     assert seen[-1].busy and seen[-1].model_ready  # busy is up: auto mode keeps waiting on it
     fake_ollama.chooser = None
     fake_ollama.answers = GOOD
@@ -714,7 +736,7 @@ def test_stop_cuts_a_wait_short(tmp_path: Path, fake_ollama: FakeOllama) -> None
 def test_engine_set_logs_each_state_change_once(
     fake_ollama: FakeOllama, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = Config(engine="auto", ollama=small_config(fake_ollama))
+    config = Config(engine="auto", model=small_config(fake_ollama))
     engines = EngineSet(config)
     caplog.set_level("INFO", logger="proofwatch.engines")
     fake_ollama.models = {}
@@ -823,3 +845,38 @@ def test_a_remote_ollama_host_is_refused_too() -> None:
     assert config.ollama.host == "gpu-box.lan:11434"
     with pytest.raises(RemoteHostRefused):
         EngineSet(config)
+
+
+# -- reasoning models, runaway replies
+
+
+def test_an_answer_put_in_thinking_is_read_from_there(
+    fake_ollama: FakeOllama, make_engine: MakeEngine
+) -> None:
+    """qwen3-vl and qwen3.5 may ignore think=false and answer in message.thinking."""
+    fake_ollama.script.append(Reply(thinking={"control_code": "48213"}))
+    assert make_engine().ask(photo(), [CODE])["control_code"].values == ("48213",)
+
+
+def test_an_empty_answer_is_a_problem_never_a_reading(
+    fake_ollama: FakeOllama, make_engine: MakeEngine
+) -> None:
+    fake_ollama.script.append(Reply("", thinking=""))
+    reading = make_engine().ask(photo(), [CODE])["control_code"]
+    assert reading.values == () and reading.problem == "the model gave an empty answer"
+
+
+def test_the_model_is_loaded_at_start_with_the_calls_options(fake_ollama: FakeOllama) -> None:
+    fake_ollama.answers = GOOD
+    engines = EngineSet(Config(engine="ollama", model=small_config(fake_ollama)))
+    assert engines.check_ollama() == Health(True, True)
+    engines.check_ollama()
+    [load] = fake_ollama.loads()  # once, not at every health check
+    assert load.body["options"] == load_options(small_config(fake_ollama))
+    assert load.body["keep_alive"] == "30m"
+    assert engines.ollama is not None
+    engines.ollama.ask(photo(), [CODE])
+    [chat] = fake_ollama.chat_requests()
+    sent = {k: v for k, v in chat.body["options"].items() if k != "num_predict"}
+    assert sent == load.body["options"]  # so the first photo does not reload the model
+    engines.close()

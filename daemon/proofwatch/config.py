@@ -17,7 +17,9 @@ import tomli_w
 from .tomlsource import KeyLines, SourceError, raise_any, read_toml
 from .units import format_duration, format_size, parse_duration, parse_size
 
-ENGINES = ("auto", "ollama", "ocr")
+# "model": a vision model on a model server; "ollama" is its old name, still accepted.
+ENGINES = ("auto", "model", "ollama", "ocr")
+APIS = ("ollama", "openai")
 
 
 def setting(default: Any, doc: str, unit: str = "", choices: tuple[str, ...] = ()) -> Any:
@@ -60,22 +62,54 @@ class IntakeConfig:
 
 
 @dataclass(frozen=True)
-class OllamaConfig:
-    host: str = setting("http://127.0.0.1:11434", "the Ollama server; OLLAMA_HOST also sets it")
-    model: str = setting("qwen2.5vl:7b", "a vision model pulled on that server")
-    allow_remote: bool = setting(False, "allow a host that is not loopback (photos leave this box)")
+class ModelConfig:
+    api: str = setting(
+        "ollama",
+        "the server's API: ollama (Ollama's own), or openai (/v1/chat/completions: llama.cpp's "
+        "llama-server, vLLM, LM Studio, LocalAI, Ollama's /v1)",
+        choices=APIS,
+    )
+    host: str = setting("http://127.0.0.1:11434", "the model server; OLLAMA_HOST also sets it")
+    hosts: list[str] = setting(
+        [],
+        "more servers with the same model (one Ollama per GPU): each photo goes to one "
+        "that is up and least busy, and a host that is busy or down hands its photos on",
+    )
+    model: str = setting("qwen2.5vl:7b", "a vision model on that server")
+    allow_remote: bool | list[str] = setting(
+        False,
+        "true, or the list of hosts allowed off this machine (photos sent there leave it)",
+    )
     connect_timeout: float = setting(5.0, "giving up on connecting to the server", "duration")
     timeout: float = setting(120.0, "giving up on one model reply", "duration")
     retries: int = setting(3, "retries of one call on 5xx answers, timeouts and dropped replies")
     model_wait: float = setting(
-        600.0, "how long a photo waits for a server that is down before verdict error", "duration"
+        600.0,
+        "how long a photo waits for a busy or down server (set aside, holding no worker) "
+        "before verdict error",
+        "duration",
     )
     keep_alive: str = setting("30m", "how long Ollama keeps the model loaded after a call")
-    num_predict: int = setting(256, "cap on tokens per reply (a reply is a small JSON object)")
+    num_predict: int = setting(
+        256, "cap on tokens per reply; each call asks for what its questions need, at most this"
+    )
+    repeat_penalty: float = setting(
+        1.05, "mild: stops runaway repetition, while codes like 11811 still read right"
+    )
     seed: int = setting(42, "fixed seed, with temperature 0, for repeatable answers")
-    concurrency: int = setting(1, "calls in flight at once (Ollama's default is 1 per model)")
+    concurrency: int = setting(
+        1, "calls in flight at once per host (Ollama's default is 1 per model)"
+    )
     max_image_side: int = setting(1600, "longest side in pixels of the copy sent to the model")
     votes: int = setting(1, "ask N times and take the majority; disagreement becomes review")
+
+    @property
+    def all_hosts(self) -> list[str]:
+        """`host` then `hosts`, each once."""
+        return list(dict.fromkeys([self.host, *self.hosts]))
+
+
+OllamaConfig = ModelConfig  # the section's old name
 
 
 @dataclass(frozen=True)
@@ -96,7 +130,13 @@ class Config:
     verdict_dir: Path | None = setting(
         None, "write verdicts here, mirroring paths, instead of beside each photo"
     )
-    engine: str = setting("auto", "auto: Ollama when reachable, else OCR", choices=ENGINES)
+    engine: str = setting(
+        "auto",
+        "auto: the vision model when its server is reachable, else OCR for text rules; "
+        'model: always the vision model (photos wait for it); ocr ("ollama" is the old name '
+        "of model)",
+        choices=ENGINES,
+    )
     stop_timeout: float = setting(
         20.0,
         "on SIGTERM, how long the photo in hand may finish before it is abandoned",
@@ -106,8 +146,17 @@ class Config:
         "info", "debug, info, warning or error", choices=("debug", "info", "warning", "error")
     )
     intake: IntakeConfig = field(default_factory=IntakeConfig)
-    ollama: OllamaConfig = field(default_factory=OllamaConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
     ocr: OcrConfig = field(default_factory=OcrConfig)
+
+    def __post_init__(self) -> None:
+        if self.engine == "ollama":  # the old name
+            object.__setattr__(self, "engine", "model")
+
+    @property
+    def ollama(self) -> ModelConfig:
+        """The [model] section by its old name."""
+        return self.model
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with command-line overrides applied; None means "not given"."""
@@ -117,19 +166,21 @@ class Config:
             if value is None or "." not in dotted:
                 continue
             section, key = dotted.split(".", 1)
+            section = OLD_NAMES.get(section, section)
             inner = dataclasses.replace(getattr(config, section), **{key: value})
             config = dataclasses.replace(config, **{section: inner})
         return config
 
 
-SECTIONS = {"intake": IntakeConfig, "ollama": OllamaConfig, "ocr": OcrConfig}
+SECTIONS = {"intake": IntakeConfig, "model": ModelConfig, "ocr": OcrConfig}
+OLD_NAMES = {"ollama": "model"}  # [ollama] is still read as [model]
 
 
 def _convert(
     path: Path, lines: KeyLines, table: tuple[str, ...], spec: dataclasses.Field[Any], raw: Any
 ) -> Any:
     """Check one raw TOML value against its field and turn it into the typed value."""
-    hints = get_type_hints(Config if not table else SECTIONS[table[0]])
+    hints = get_type_hints(Config if not table else SECTIONS[OLD_NAMES.get(table[0], table[0])])
     expected = hints[spec.name]
     unit, choices = spec.metadata.get("unit", ""), spec.metadata.get("choices", ())
 
@@ -153,6 +204,12 @@ def _convert(
         if not isinstance(raw, str):
             raise fail("expected a path (a string)")
         return Path(raw) if raw else None
+    if expected == bool | list[str]:
+        if isinstance(raw, bool) or (
+            isinstance(raw, list) and all(isinstance(item, str) for item in raw)
+        ):
+            return raw
+        raise fail("expected true, false or a list of hosts")
     if expected is bool and not isinstance(raw, bool):
         raise fail("expected true or false")
     if expected is int and (not isinstance(raw, int) or isinstance(raw, bool)):
@@ -191,7 +248,7 @@ def _build(
     for key, value in raw.items():
         spec = fields.get(key)
         name = ".".join((*table, key))
-        if spec is None:
+        if spec is None and not (key in OLD_NAMES and not table):
             known = ", ".join(sorted(fields))
             errors.append(
                 SourceError(path, f"unknown key (known: {known})", lines.find(*table, key), name)
@@ -201,7 +258,17 @@ def _build(
                 values[key] = _build(path, lines, (key,), SECTIONS[key], value, errors)
             else:
                 errors.append(SourceError(path, "expected a table", lines.find(key), key))
+        elif key in OLD_NAMES and not table:
+            new = OLD_NAMES[key]
+            if new in raw:
+                errors.append(SourceError(path, f"[{key}] is the old name of [{new}]: "
+                                          "keep one of them", lines.find(key), key))  # fmt: skip
+            elif isinstance(value, dict):
+                values[new] = _build(path, lines, (key,), SECTIONS[new], value, errors)
+            else:
+                errors.append(SourceError(path, "expected a table", lines.find(key), key))
         else:
+            assert spec is not None
             try:
                 values[key] = _convert(path, lines, table, spec, value)
             except SourceError as exc:
@@ -226,10 +293,12 @@ def load_config(path: Path | None) -> Config:
 def validate(config: Config, origin: Path | str, lines: KeyLines) -> list[SourceError]:
     """Checks of values that parse but make no sense, each naming its key and line."""
     problems = []
-    if config.ollama.concurrency < 1:
-        problems.append(("ollama.concurrency", "must be at least 1"))
-    if config.ollama.votes < 1:
-        problems.append(("ollama.votes", "must be at least 1"))
+    # Errors name the section as the file wrote it: [model], or its old name [ollama].
+    section = "ollama" if lines.find("ollama") and not lines.find("model") else "model"
+    if config.model.concurrency < 1:
+        problems.append((f"{section}.concurrency", "must be at least 1"))
+    if config.model.votes < 1:
+        problems.append((f"{section}.votes", "must be at least 1"))
     polling = config.intake.polling
     if polling not in ("auto", "off"):
         try:
@@ -244,8 +313,8 @@ def validate(config: Config, origin: Path | str, lines: KeyLines) -> list[Source
 def host_from_environment(config: Config, environ: dict[str, str] | None = None) -> Config:
     """OLLAMA_HOST applies when the config file left the host at its default."""
     env = os.environ if environ is None else environ
-    if env.get("OLLAMA_HOST") and config.ollama.host == OllamaConfig().host:
-        return config.with_overrides(**{"ollama.host": env["OLLAMA_HOST"]})
+    if env.get("OLLAMA_HOST") and config.model.host == ModelConfig().host:
+        return config.with_overrides(**{"model.host": env["OLLAMA_HOST"]})
     return config
 
 

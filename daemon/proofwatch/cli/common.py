@@ -21,7 +21,7 @@ DEFAULT_CONFIG = Path("/etc/proofwatch/config.toml")
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    from ..config import ENGINES
+    from ..config import APIS, ENGINES
 
     group = parser.add_argument_group("configuration (flags override the config file)")
     group.add_argument(
@@ -41,15 +41,23 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument(
         "--engine", choices=ENGINES,
-        help="auto: Ollama when reachable, else OCR for text rules (default: auto)",
+        help="auto: the vision model when its server is reachable, else OCR for text rules; "
+        "model: always the vision model (photos wait for its server); ocr: OCR only "
+        "(ollama: the old name of model; default: auto)",
     )  # fmt: skip
     group.add_argument(
-        "--ollama-host", metavar="URL",
-        help="Ollama server (default: $OLLAMA_HOST, else http://127.0.0.1:11434; "
-        "a non-loopback host needs ollama.allow_remote = true)",
+        "--model-api", choices=APIS,
+        help="the model server's API: ollama, or openai (/v1/chat/completions: llama.cpp's "
+        "llama-server, vLLM, LM Studio, LocalAI; default: ollama)",
     )  # fmt: skip
     group.add_argument(
-        "--model", metavar="NAME", help="vision model on Ollama (default: qwen2.5vl:7b)"
+        "--model-host", "--ollama-host", metavar="URL", action="append", dest="model_host",
+        help="a model server; repeat it for several (one per GPU), each photo going to one "
+        "that is up and least busy (default: $OLLAMA_HOST, else http://127.0.0.1:11434; a "
+        "host off this machine needs model.allow_remote; --ollama-host is the old name)",
+    )  # fmt: skip
+    group.add_argument(
+        "--model", metavar="NAME", help="vision model on the server (default: qwen2.5vl:7b)"
     )
     group.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), help="default: info"
@@ -93,5 +101,10 @@ def resolve_config(args: argparse.Namespace) -> Config:
         state_dir=args.state_dir,
         engine=args.engine,
         log_level=args.log_level,
-        **{"ollama.host": args.ollama_host, "ollama.model": args.model},
+        **{
+            "model.api": args.model_api,
+            "model.host": args.model_host[0] if args.model_host else None,
+            "model.hosts": args.model_host[1:] if args.model_host else None,
+            "model.model": args.model,
+        },
     )

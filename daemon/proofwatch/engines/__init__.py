@@ -1,43 +1,59 @@
-"""Model engines: Ollama (a vision model) and embedded OCR, behind one interface."""
+"""Model engines: a vision model on model servers (Ollama's API or the OpenAI-compatible
+one) and the embedded OCR, behind one interface."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from .base import Availability, Engine, EngineError, EngineUnavailable
 
 if TYPE_CHECKING:
+    from .model import Health, ModelEngine
     from .ocr import OcrEngine  # heavy imports: only where the engine is used
-    from .ollama import Health, OllamaEngine
 
 log = logging.getLogger(__name__)
 
 HEALTH_TTL = 30.0  # seconds a health check is trusted before asking the server again
 
 
-class EngineSet:
-    """The engines this daemon runs, and whether Ollama is usable right now.
+def model_engine(config: Config, stop: threading.Event | None = None, **kwargs: Any) -> ModelEngine:
+    """The vision model engine for the configured API."""
+    from .model import ModelEngine
 
-    The Ollama state comes from health checks (at start, on reload, every HEALTH_TTL when
+    model = config.model
+    if model.api == "openai":
+        from .openai import OpenAIWire
+
+        return ModelEngine(model, OpenAIWire(model), stop, **kwargs)
+    from .ollama import OllamaWire
+
+    return ModelEngine(model, OllamaWire(model), stop, **kwargs)
+
+
+class EngineSet:
+    """The engines this daemon runs, and whether the model server is usable right now.
+
+    (`ollama` names the vision model engine, whatever its API: rules say engine = "ollama".)
+    The model server's state comes from health checks (at start, on reload, every HEALTH_TTL when
     a photo needs it) and from what the engine sees on each call; a change of state is
     logged once, not per photo.
     """
 
     def __init__(self, config: Config, stop: threading.Event | None = None):
-        self.mode = config.engine
-        self.ollama: OllamaEngine | None = None
+        # The plan's name for the model mode is the rules' engine name for it.
+        self.mode = "ollama" if config.engine == "model" else config.engine
+        self.ollama: ModelEngine | None = None
+        self._preloaded = False
         self._lock = threading.Lock()
         self._health: Health | None = None
         self._checked_at = float("-inf")
         self._since = time.time()  # when the server's state last changed (wall clock, shown)
         if self.mode != "ocr":
-            from .ollama import OllamaEngine
-
-            self.ollama = OllamaEngine(config.ollama, stop, on_health=self._record)
+            self.ollama = model_engine(config, stop, on_health=self._record)
         self._ocr_config = config.ocr
         self._ocr: OcrEngine | None = None
         self._ocr_lock = threading.Lock()
@@ -67,29 +83,36 @@ class EngineSet:
                 return
             self._since = time.time()
         assert self.ollama is not None
+        server = self.ollama.wire.server
+        server = server[0].upper() + server[1:]
         if health.busy:
-            log.warning("model server busy: %s; photos wait for it", health.problem)
+            log.warning("%s busy: %s; photos wait for it", server, health.problem)
         elif health.model_ready:
-            log.info("Ollama ready: %s at %s", self.ollama.config.model, self.ollama.config.host)
+            log.info("%s ready: %s at %s", server, self.ollama.config.model, self.ollama.where)
         elif health.up:
             # The server answers but the model cannot be used: the operator must act.
-            log.error("Ollama model not usable: %s", health.problem)
+            log.error("%s model not usable: %s", server, health.problem)
         else:
-            log.warning("Ollama not usable: %s", health.problem)
+            log.warning("%s not usable: %s", server, health.problem)
 
     def check_ollama(self) -> Health | None:
-        """Ask the server now; logs a clear line when the state changes."""
+        """Ask the model servers now (logs a clear line when the state changes); the first
+        time they are ready, load the model, so that the first photo does not wait for it."""
         if self.ollama is None:
             return None
-        return self.ollama.health()  # recorded through _record
+        health = self.ollama.health()  # recorded through _record
+        if health.model_ready and not health.busy and not self._preloaded:
+            self._preloaded = True
+            self.ollama.preload()
+        return health
 
     def ollama_problem(self) -> str | None:
         with self._lock:
             return None if self._health is None else self._health.problem
 
     def mark_ollama_down(self, reason: str) -> None:
-        """The pipeline found Ollama unusable on a photo (engine = "auto")."""
-        from .ollama import Health
+        """The pipeline found the model server unusable on a photo (engine = "auto")."""
+        from .model import Health
 
         with self._lock:
             known = self._health is not None and self._health.problem == reason
@@ -115,7 +138,7 @@ class EngineSet:
         if self.mode == "ocr":
             return "ocr", "embedded OCR, " + ("ready" if self.ocr_ready else "loading")
         assert self.ollama is not None
-        engine = f"ollama {self.ollama.config.model} at {self.ollama.config.host}"
+        engine = f"{self.ollama.wire.api} {self.ollama.config.model} at {self.ollama.where}"
         with self._lock:
             health, since = self._health, self._since
         if health is None or not health.problem:

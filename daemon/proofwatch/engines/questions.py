@@ -7,8 +7,10 @@ read, never instructions, and the expected values are never part of any of it.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .base import PRESENCE_ANSWERS, Question, Reading
@@ -45,6 +47,64 @@ def prompt(questions: Sequence[Question]) -> str:
         )
         lines.append(f"- {question.key}: {question.prompt}{hint}")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a server's reply held, whatever its API named the fields."""
+
+    content: str
+    thinking: str = ""  # Ollama's message.thinking, vLLM's reasoning_content
+    done_reason: str | None = None  # "length" when cut off at the token cap
+
+    @property
+    def text(self) -> str:
+        # Reasoning vision models (qwen3-vl, qwen3.5) may ignore think=false and put the
+        # whole JSON answer in the thinking field, leaving content empty (ollama#14798,
+        # #14716; vLLM's reasoning parser does the same with reasoning_content).
+        return self.content if self.content.strip() else self.thinking
+
+
+def read_answer(answer: Answer, questions: Sequence[Question], engine: str) -> dict[str, Reading]:
+    if not answer.text.strip() and answer.done_reason != "length":
+        problem = "the model gave an empty answer"
+        return {q.key: Reading(engine, (), problem) for q in questions}
+    return parse_reply(answer.text, answer.done_reason, questions, engine)
+
+
+# Tokens a reply needs: the JSON around the answers, then per answer its key and value
+# (a code or seal number is at most a few tokens a digit; yes/no/unsure one or two).
+REPLY_OVERHEAD, TEXT_ANSWER, PRESENCE_ANSWER = 16, 48, 12
+
+
+def reply_budget(questions: Sequence[Question], cap: int) -> int:
+    """num_predict for these questions: enough for a full answer, small enough that a model
+    caught in a repetition loop (ollama#11452) is cut off early, as `review`."""
+    need = REPLY_OVERHEAD + sum(
+        PRESENCE_ANSWER if q.kind == "presence" else TEXT_ANSWER for q in questions
+    )
+    return min(cap, need)
+
+
+# Qwen2.5-VL and Qwen3-VL: 14 px patches merged 2x2, so one token per 28x28 px of the image
+# sent (Qwen2.5-VL technical report; qwen-vl-utils smart_resize rounds each side to 28).
+QWEN_TOKEN_PX = 28
+PROMPT_TOKENS = 512  # system prompt, questions and chat template, with room to spare
+
+
+def image_tokens(width: int, height: int, token_px: int = QWEN_TOKEN_PX) -> int:
+    return math.ceil(width / token_px) * math.ceil(height / token_px)
+
+
+def context_for(max_side: int, num_predict: int) -> int:
+    """num_ctx that holds the largest image the engine ever sends (a square of max_side),
+    the prompt and the reply, rounded up to 1024.
+
+    Ollama's default (4096) is overflowed by a large photo's image tokens. The value stays
+    the same for every call: a different num_ctx makes Ollama reload the model.
+    """
+    need = image_tokens(max_side, max_side) + PROMPT_TOKENS + num_predict
+    return max(4096, math.ceil(need / 1024) * 1024)
 
 
 def parse_reply(
