@@ -90,7 +90,7 @@ def run_pipeline(data: bytes, folder: Path, votes: int) -> tuple[list[int], Fake
         state_dir=folder,
         engine="ollama",
         intake=IntakeConfig(),
-        ollama=OllamaConfig(host=fake.url, votes=votes),
+        model=OllamaConfig(host=fake.url, votes=votes),
     )
     engines = EngineSet(config)
     pipeline = Pipeline(Setup.from_config(config, model_rules(), engines))
