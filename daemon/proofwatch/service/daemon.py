@@ -120,7 +120,8 @@ class Daemon:
         ))  # fmt: skip
         self.observer = start_observer(self.root, handler, interval)
         log.info("watching %s: %s", self.root, why)
-        for number in range(max(1, self.config.ollama.concurrency)):
+        model = self.config.model  # calls in flight per host, on every host
+        for number in range(max(1, model.concurrency * len(model.all_hosts))):
             worker = threading.Thread(target=self._work, name=f"worker-{number}", daemon=True)
             worker.start()
             self._workers.append(worker)
