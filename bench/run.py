@@ -16,7 +16,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests"), str(HERE.parent / "daemon")]
 
-MODULES = ("bench_strip", "bench_compare", "bench_intake", "bench_model", "bench_ocr")
+MODULES = (
+    "bench_strip",
+    "bench_compare",
+    "bench_intake",
+    "bench_model",
+    "bench_ocr",
+    "bench_reference",
+)
 
 
 def main() -> int:

@@ -7,13 +7,14 @@ readings, so every branch is tested as a pure function.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from ..metadata import PhotoMetadata
 from ..vocabulary import Reading, ReasonCode, Request, RuleResult, Status, worst
+from .judge import judge
 from .model import Rule
 from .normalize import edit_distance, normalize
 
@@ -31,6 +32,19 @@ class Facts:
     earlier: Sequence[tuple[str, str]] = ()
     # Where times without an offset were taken; None: this machine's local time zone.
     zone: tzinfo | None = None
+    # Reference rules: what each engine measured, by rule name.
+    similarity: Mapping[str, Sequence[Similarity]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """How much the photo looks like each registered object, by one engine: the CPU
+    matcher's count of matching points per object. Empty with a `problem` when the engine
+    could not say."""
+
+    engine: str
+    scores: Mapping[str, float] = field(default_factory=dict)
+    problem: str | None = None
 
 
 def decide(rule: Rule, facts: Facts, readings: Sequence[Reading] = ()) -> RuleResult:
@@ -40,6 +54,9 @@ def decide(rule: Rule, facts: Facts, readings: Sequence[Reading] = ()) -> RuleRe
         return _combine(rule, [decide_presence(rule, r) for r in readings])
     if rule.kind == "metadata":
         return decide_metadata(rule, facts)
+    if rule.kind == "reference":
+        found = facts.similarity.get(rule.name, ())
+        return _combine(rule, [decide_reference(rule, facts.request, s) for s in found])
     return decide_duplicate(rule, facts)
 
 
@@ -116,6 +133,11 @@ def decide_text(rule: Rule, request: Request, reading: Reading) -> RuleResult:
         # The tracker asked for something this rule can never read: a person must look.
         detail = f"the expected value {expected!r} does not fit {rule.answer}"
         return result(rule.undecided, "expected_value_invalid", detail, fitting[0])
+    if reading.candidates and rule.tolerance == 0:
+        # The engine said how sure it is of each character: judge on that.
+        judged = judge(reading.candidates, expected, rule.answer)
+        status = rule.undecided if judged.status == "review" else judged.status
+        return result(status, judged.reason_code, judged.detail, judged.observed)
     best = min(fitting, key=lambda value: edit_distance(value, expected))
     distance = edit_distance(best, expected)
     if distance <= rule.tolerance:
@@ -257,3 +279,62 @@ def decide_duplicate(rule: Rule, facts: Facts) -> RuleResult:
         return RuleResult(rule.name, "fail", detail, nearest[1], reason_code="reused_photo")
     detail = f"unlike the {len(facts.earlier)} earlier photo(s)"
     return RuleResult(rule.name, "pass", detail, reason_code="not_reused")
+
+
+# Until proofwatch.vocabulary has codes of its own for reference rules (device_matches,
+# wrong_device, no_device_visible, device_uncertain), the nearest presence codes.
+_REFERENCE_CODES: dict[str, ReasonCode] = {
+    "device_matches": "object_visible",
+    "wrong_device": "object_not_visible",
+    "no_device_visible": "object_not_visible",
+    "device_uncertain": "presence_unsure",
+}
+
+
+def decide_reference(rule: Rule, request: Request, found: Similarity) -> RuleResult:
+    """The expected object clearly best: pass. Another registered object clearly best:
+    fail. Anything less clear, or nothing that looks like any object: undecided.
+
+    Clearly best means at least `min_score` and `margin` more than every other object (the
+    "no object" case scores 0, so `min_score` is its margin too). The expected object is
+    named by the request and never shown to any engine.
+    """
+    expected = request.expect.get(rule.expect_key)
+
+    def result(status: Status, code: str, detail: str, observed: Any = None) -> RuleResult:
+        reason = _REFERENCE_CODES[code]
+        return RuleResult(
+            rule.name, status, detail, observed, expected, found.engine, reason_code=reason
+        )
+
+    if expected is None:
+        missing = f"the request has no value for {rule.expect}"
+        return RuleResult(rule.name, rule.undecided, missing, None, None, found.engine,
+                          reason_code="request_missing_value")  # fmt: skip
+    if expected not in found.scores and not found.problem:
+        known = ", ".join(sorted(found.scores)) or "none"
+        detail = f"{expected!r} has no reference photos (registered: {known})"
+        return RuleResult(rule.name, rule.undecided, detail, None, expected, found.engine,
+                          reason_code="expected_value_invalid")  # fmt: skip
+    if found.problem or not found.scores:
+        return RuleResult(rule.name, rule.undecided, found.problem or "no scores", None,
+                          expected, found.engine, reason_code="model_no_answer")  # fmt: skip
+    ranked = sorted(found.scores.items(), key=lambda item: (-item[1], item[0]))
+    best, score = ranked[0]
+    runner_up = ranked[1] if len(ranked) > 1 else ("no object", 0.0)
+    margin = score - runner_up[1]
+    observed = {"object": best, "score": score, "margin": margin}
+    seen = (
+        f"best match {best} ({score:g} matching points), next {runner_up[0]} "
+        f"({runner_up[1]:g}): margin {margin:g}"
+    )
+    clear = score >= rule.min_score and margin >= rule.margin
+    if clear and best == expected:
+        return result("pass", "device_matches", seen, observed)
+    if clear:
+        # Another registered object clearly wins over every other one, the expected too.
+        return result("fail", "wrong_device", f"{seen}; expected {expected}", observed)
+    if score < rule.min_score:
+        what = f"no registered object recognised ({seen})"
+        return result(rule.undecided, "no_device_visible", what, observed)
+    return result(rule.undecided, "device_uncertain", f"not clear enough: {seen}", observed)

@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from ..vocabulary import QuestionKind, Status
 
-RuleKind = Literal["text", "presence", "metadata", "duplicate"]
-EngineChoice = Literal["auto", "ollama", "ocr", "both"]
+RuleKind = Literal["text", "presence", "metadata", "duplicate", "reference"]
+EngineChoice = Literal["auto", "ollama", "ocr", "both", "cpu"]
 MODEL_KINDS = ("text", "presence")
 
 
@@ -55,6 +55,12 @@ class Rule:
     min_height: int = 0
     # duplicate
     max_distance: int = 6
+    # reference: one subfolder of reference photos per object, relative to the rules folder
+    references: str = ""
+    # The CPU matcher's scores are counts of matching points; defaults chosen on the tuning
+    # split of bench/bench_reference.py.
+    min_score: int = 12  # the best object must have at least this many
+    margin: int = 8  # and this many more than any other object
 
     @property
     def asks_model(self) -> bool:

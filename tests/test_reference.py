@@ -1,0 +1,120 @@
+"""Reference rules: the pure decision, and the CPU matcher on a real stereo pair."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from proofwatch.engines import matcher
+from proofwatch.rules.decide import Facts, Similarity, decide, decide_reference
+from proofwatch.rules.model import Rule
+from proofwatch.vocabulary import Request
+
+RULE = Rule(
+    name="device-match",
+    kind="reference",
+    references="references/devices",
+    expect="request.expect.device",
+    min_score=12,
+    margin=8,
+)
+WANT_A = Request(expect={"device": "cage-a"})
+
+
+def judge(scores: dict[str, float], request: Request = WANT_A, **extra: Any) -> Any:
+    return decide_reference(RULE, request, Similarity("cpu:sift", scores, **extra))
+
+
+def test_the_expected_object_clearly_best_passes_and_reports_score_and_margin() -> None:
+    result = judge({"cage-a": 40, "cage-b": 3, "cage-c": 0})
+    assert result.status == "pass"
+    assert result.observed == {"object": "cage-a", "score": 40, "margin": 37}
+    assert result.expected == "cage-a"
+    assert "cage-b" in result.detail
+
+
+def test_another_object_clearly_best_fails() -> None:
+    result = judge({"cage-a": 2, "cage-b": 55})
+    assert result.status == "fail"
+    assert result.observed["object"] == "cage-b"
+    assert "expected cage-a" in result.detail
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        {"cage-a": 30, "cage-b": 25},  # two objects too close: never pass, never fail
+        {"cage-a": 25, "cage-b": 30},
+        {"cage-a": 11, "cage-b": 0},  # below min_score: not recognised with confidence
+        {"cage-a": 0, "cage-b": 0},  # nothing: a blurred right photo scores 0 too
+    ],
+)
+def test_anything_unclear_is_undecided(scores: dict[str, float]) -> None:
+    assert judge(scores).status == "review"
+
+
+def test_a_single_registered_object_needs_min_score_over_no_object() -> None:
+    assert judge({"cage-a": 12}).status == "pass"
+    assert judge({"cage-a": 11}).status == "review"
+
+
+def test_request_without_the_value_or_naming_an_unknown_object_is_undecided() -> None:
+    missing = judge({"cage-a": 40}, Request())
+    assert (missing.status, missing.reason_code) == ("review", "request_missing_value")
+    unknown = judge({"cage-a": 40}, Request(expect={"device": "cage-z"}))
+    assert (unknown.status, unknown.reason_code) == ("review", "expected_value_invalid")
+    assert "cage-z" in unknown.detail
+
+
+def test_an_engine_problem_is_undecided() -> None:
+    result = judge({}, problem="no features")
+    assert (result.status, result.reason_code) == ("review", "model_no_answer")
+
+
+def test_decide_dispatches_and_two_engines_must_agree() -> None:
+    sure = Similarity("cpu:sift", {"cage-a": 40, "cage-b": 0})
+    other = Similarity("model", {"cage-a": 0, "cage-b": 1})
+    assert decide(RULE, Facts(WANT_A, similarity={RULE.name: [sure]})).status == "pass"
+    both = decide(RULE, Facts(WANT_A, similarity={RULE.name: [sure, other]}))
+    assert both.status == "review"
+    assert decide(RULE, Facts(WANT_A)).reason_code == "no_engine"
+
+
+# -- the matcher, on scikit-image's stereo pair: one motorcycle, two viewpoints
+
+
+@pytest.fixture(scope="module")
+def stereo() -> tuple[Image.Image, Image.Image]:
+    objects = pytest.importorskip("proofgen.objects")
+    left = Image.open(objects._folder("skimage") / "motorcycle_left.png").convert("RGB")
+    right = Image.open(objects._folder("skimage") / "motorcycle_right.png").convert("RGB")
+    return left, right
+
+
+def test_the_other_viewpoint_matches_and_an_unrelated_photo_does_not(
+    stereo: tuple[Image.Image, Image.Image],
+) -> None:
+    left, right = stereo
+    unrelated = Image.effect_mandelbrot((640, 480), (-2, -1.2, 1, 1.2), 60).convert("RGB")
+    gallery = matcher.Gallery(
+        {"motorcycle": [matcher.reference_features(left)],
+         "fractal": [matcher.reference_features(unrelated)]}
+    )  # fmt: skip
+    seen = gallery.scores(matcher.features(right.rotate(25, expand=True)))
+    assert seen["motorcycle"] >= 40
+    assert seen["fractal"] < 12
+
+
+def test_features_survive_the_cache_round_trip(stereo: tuple[Image.Image, Image.Image]) -> None:
+    found = matcher.reference_features(stereo[0].resize((200, 135)))
+    again = matcher.Features.from_bytes(found.to_bytes())
+    assert len(again) == len(found) > 0
+    assert (again.descriptors == found.descriptors).all()
+
+
+def test_a_blank_image_has_no_features_and_scores_nothing() -> None:
+    blank = matcher.features(Image.new("RGB", (300, 200), "grey"))
+    assert len(blank) == 0
+    assert matcher.Gallery({"a": [blank]}).scores(blank) == {"a": 0}
