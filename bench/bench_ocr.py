@@ -43,7 +43,8 @@ from proofgen.cases import KINDS, build_cases, case_photo  # noqa: E402
 
 from proofwatch.engines.image import prepare  # noqa: E402
 from proofwatch.engines.ocr import OcrEngine, model_files  # noqa: E402
-from proofwatch.engines.reading import Candidate, Thresholds, judge  # noqa: E402
+from proofwatch.rules.judge import Thresholds, judge  # noqa: E402
+from proofwatch.vocabulary import Candidate  # noqa: E402
 
 PATTERNS = {"mnist": r"\d{5}", "samples": r"\d{5}", "seal": r"\d{5,8}"}
 DIGITISH = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "S": "5", "B": "8", "Z": "2"})

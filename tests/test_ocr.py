@@ -28,7 +28,7 @@ from proofwatch.engines.ocr import (
     merge,
     values_of,
 )
-from proofwatch.engines.reading import Candidate, Char
+from proofwatch.vocabulary import Candidate, Char
 
 CODE = Question("code", "text", "Transcribe the code handwritten on the paper, exactly.")
 DEVICE = Question("device", "presence", "Is the device visible?")

@@ -346,9 +346,10 @@ for fmt in ("JPEG", "PNG", "WEBP", "HEIF"):
     buf = io.BytesIO(); img.save(buf, fmt); buf.seek(0); Image.open(buf).load()
 jpeg = io.BytesIO(); img.save(jpeg, "JPEG")
 cv2.resize(np.asarray(img), (400, 300)); a = np.random.rand(200, 200); a @ a
-from rapidocr_onnxruntime import RapidOCR
-result, _ = RapidOCR()(jpeg.getvalue())
-print("OCR", [r[1] for r in result or []])
+from proofwatch.engines.ocr import OcrEngine
+from proofwatch.vocabulary import Question
+reading = OcrEngine().ask(img, [Question("code", "text", "")])["code"]
+print("OCR", sorted(set(reading.values) & {"48213"}))
 """
 
 

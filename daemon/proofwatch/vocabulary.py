@@ -145,18 +145,58 @@ class Question:
     prompt: str
 
 
+DIGITS = "0123456789"
+
+
+@dataclass(frozen=True)
+class Char:
+    """One character as read: what it is, its probability, and P(0..9) where known."""
+
+    text: str
+    prob: float
+    digits: tuple[float, ...] = ()  # ten probabilities (0..9), or empty when not known
+
+    def p_digit(self, digit: str) -> float | None:
+        """The probability that this place holds `digit`; None when the engine cannot say."""
+        if not self.digits or digit not in DIGITS:
+            return None
+        return self.digits[DIGITS.index(digit)]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One transcription of one line, with how sure the engine is of each character.
+
+    `agree` counts the independent readers that produced exactly this text (the embedded
+    OCR's PP-OCR and its digit CNN: 2 when both read it).
+    """
+
+    text: str
+    chars: tuple[Char, ...] = ()
+    source: str = "ocr"
+    agree: int = 1
+
+    @property
+    def confidence(self) -> float:
+        """The least sure character decides: one doubtful digit makes a doubtful code."""
+        return min((c.prob for c in self.chars), default=0.0)
+
+
 @dataclass(frozen=True)
 class Reading:
     """What one engine saw for one question.
 
     `values`: for text, every transcription the engine offers (a model gives one, OCR may give
     several candidates); for presence, one of yes / no / unsure. Empty with a `problem` when
-    nothing usable came back (reply cut off, not JSON, off-schema).
+    nothing usable came back (reply cut off, not JSON, off-schema). `candidates`: the same
+    transcriptions with their confidence, from an engine that can say how sure it is; the
+    rules then judge on those.
     """
 
     engine: str
     values: tuple[str, ...] = ()
     problem: str | None = None
+    candidates: tuple[Candidate, ...] = ()
 
 
 # -- the tracker's request (NAME.EXT.request.json)

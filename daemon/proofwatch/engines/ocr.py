@@ -19,12 +19,11 @@ How a photo is read (each step measured on the tune split, see bench/bench_ocr.p
    PP-OCR the candidate counts two readers (`Candidate.agree`).
 
 The engine only reads: `ask` returns every candidate, most confident first; `read_candidates`
-returns them with their confidences for `reading.judge`.
+returns them with their confidences, for the rules to judge (`rules/judge.py`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import re
@@ -38,13 +37,16 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from proofwatch.config import OcrConfig
 from proofwatch.engines.base import EngineError, EngineUnavailable, Question, Reading
 from proofwatch.engines.digits import MODEL_PATH as DIGITS_MODEL
 from proofwatch.engines.digits import DigitLine, DigitModel
-from proofwatch.engines.reading import DIGITS, Candidate, Char
+from proofwatch.vocabulary import DIGITS, Candidate, Char
 
-DEFAULT_MAX_SIDE = 480  # the detector's copy (tune split: 53/60 at 400-480, 51 at 640)
-DEFAULT_MIN_SCORE = 0.5  # lines the recogniser is less sure of are not offered at all
+# The defaults live with every other setting, in config.py (tune split: 53/60 codes read
+# with the detector at 400-480 px, 51 at 640).
+DEFAULT_MAX_SIDE = OcrConfig().max_image_side
+DEFAULT_MIN_SCORE = OcrConfig().min_score
 LABEL = "ocr:rapidocr"
 MAX_CANDIDATES = 64
 REC_HEIGHT = 48  # PP-OCR rec input height
@@ -420,13 +422,8 @@ class OcrEngine:
         return answers
 
 
-_READING_FIELDS = {f.name for f in dataclasses.fields(Reading)}
-
-
 def _reading(values: tuple[str, ...], problem: str | None, cands: tuple[Candidate, ...]) -> Reading:
-    # Reading carries the candidates once base.py has the field (see the integration notes).
-    extra: dict[str, Any] = {"candidates": cands} if "candidates" in _READING_FIELDS else {}
-    return Reading(LABEL, values, problem, **extra)
+    return Reading(LABEL, values, problem, candidates=cands)
 
 
 def _frame(quad: Quad) -> tuple[float, float, float, float, float]:

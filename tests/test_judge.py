@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from proofwatch.engines.reading import Candidate, Char, Thresholds, judge
+from proofwatch.rules.judge import Thresholds, judge
+from proofwatch.vocabulary import Candidate, Char
 
 CODE = r"\d{5}"
 
@@ -84,3 +85,30 @@ def test_a_reading_far_from_the_expected_code_is_review_not_fail() -> None:
     # 66631 read upside down is 12999: all five places differ; likelier a misread.
     assert judge([_read("12999")], "66631", CODE).status == "review"
     assert judge([_read("48123")], "48213", CODE).status == "fail"  # two swapped
+
+
+def test_another_sure_reading_of_the_same_code_blocks_a_pass() -> None:
+    """PP-OCR sure of 48218, the CNN alone sure of 48213: the readers disagree, so a person
+    looks; neither reading may decide."""
+    one = _read("48213", agree=1, p=0.97)
+    other = _read("48218", agree=1, p=0.97)
+    judged = judge([one, other], "48213", CODE)
+    assert (judged.status, judged.reason_code) == ("review", "code_uncertain")
+
+
+def test_a_printed_number_beside_the_right_code_does_not_block_it() -> None:
+    """A number far from the code (a phone number on the paper) is not a rival reading."""
+    judged = judge([_read("48213"), _read("01894")], "48213", CODE)
+    assert (judged.status, judged.reason_code) == ("pass", "code_matches")
+
+
+def test_a_sure_reading_far_from_the_code_is_review_never_fail() -> None:
+    """Only the printed number was read (the handwriting was not): not evidence enough."""
+    judged = judge([_read("01894")], "48213", CODE)
+    assert (judged.status, judged.reason_code) == ("review", "code_uncertain")
+
+
+def test_the_reason_codes_say_what_was_seen() -> None:
+    assert judge([], "48213", CODE).reason_code == "no_code_visible"
+    assert judge([_read("482")], "48213", CODE).reason_code == "unreadable"
+    assert judge([_read("48218")], "48213", CODE).reason_code == "code_mismatch"

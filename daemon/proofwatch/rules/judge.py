@@ -1,0 +1,112 @@
+"""Judging a code from readings that carry their confidence (pure: no model, no files).
+
+An engine that can say how sure it is (the embedded OCR) reports each line it read as a
+`Candidate`: the text, and per character its probability and, for digits, the probability
+of every digit 0-9 at that place. The engine never saw the expected code; here it is
+compared, and doubt always ends in `review`:
+
+- pass: the expected code was read, with confidence, and no other reading of the same code
+  (one or two places off) was just as sure;
+- fail: a code one or two places off was read with confidence at every place where it
+  differs, and no reading left room for the expected digit there. A wearer who wrote the
+  right code must never be told it is wrong, so a reading that differs in more places (a
+  sheet read upside down, a printed number beside the code) is not evidence enough;
+- review: everything else, with a reason code that says why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..vocabulary import Candidate, ReasonCode, Status
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where doubt begins. Chosen on the tuning split of generated photos of real handwriting
+    (proofgen, MNIST rows index % 5 == 3), never on the report split."""
+
+    pass_min: float = 0.60  # the expected code, every character at least this sure (2 readers)
+    pass_min_single: float = 0.90  # the same when only one reader produced it
+    fail_min: float = 0.90  # each differing character read at least this sure
+    fail_expected_max: float = 0.10  # and the expected character got at most this there
+    fail_agree: int = 1  # readers that must agree on the different code
+    fail_max_places: int = 2  # a reading that differs in more places is not evidence to fail
+
+
+@dataclass(frozen=True)
+class Judgement:
+    status: Status  # pass | fail | review
+    reason_code: ReasonCode
+    detail: str
+    observed: str | None = None
+
+
+def _differing(a: str, b: str) -> list[int]:
+    return [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+
+
+def _near(candidate: Candidate, expected: str, places: int) -> bool:
+    """A reading of the same code: as long, and at most `places` characters different."""
+    text = candidate.text
+    return len(text) == len(expected) and 0 < len(_differing(text, expected)) <= places
+
+
+def _sure_at_differences(candidate: Candidate, expected: str, t: Thresholds) -> bool:
+    """Every differing character read surely, the expected one given (almost) nothing."""
+    if len(candidate.chars) != len(candidate.text):
+        return False
+    for i in _differing(candidate.text, expected):
+        char = candidate.chars[i]
+        p_expected = char.p_digit(expected[i])
+        if char.prob < t.fail_min or p_expected is None or p_expected > t.fail_expected_max:
+            return False
+    return True
+
+
+def judge(
+    candidates: Sequence[Candidate],
+    expected: str,
+    pattern: str,
+    thresholds: Thresholds = Thresholds(),
+) -> Judgement:
+    """pass / fail / review for a code rule, from every candidate an engine read."""
+    t = thresholds
+    shape = re.compile(pattern)
+    fitting = [c for c in candidates if shape.fullmatch(c.text)]
+    if not fitting:
+        seen = ", ".join(dict.fromkeys(c.text for c in candidates if c.text))
+        if seen:
+            return Judgement("review", "unreadable", f"read {seen}; nothing fits {pattern}")
+        return Judgement("review", "no_code_visible", "no code was read")
+    rivals = [c for c in fitting if _near(c, expected, t.fail_max_places)]
+    sure_rivals = [
+        c for c in rivals if c.agree >= t.fail_agree and _sure_at_differences(c, expected, t)
+    ]
+    same = [c for c in fitting if c.text == expected]
+    if same:
+        best = max(same, key=lambda c: (c.agree, c.confidence))
+        need = t.pass_min if best.agree >= 2 else t.pass_min_single
+        if best.confidence < need:
+            detail = f"read {expected}, but unsure ({best.confidence:.2f} < {need:.2f})"
+            return Judgement("review", "code_uncertain", detail, expected)
+        if sure_rivals:
+            other = sure_rivals[0].text
+            detail = f"read {expected}, and just as surely {other}: a person should look"
+            return Judgement("review", "code_uncertain", detail, expected)
+        return Judgement(
+            "pass", "code_matches", f"read {expected} ({best.confidence:.2f})", expected
+        )
+    if sure_rivals and len(sure_rivals) == len(rivals):
+        best = max(sure_rivals, key=lambda c: (c.agree, c.confidence))
+        return Judgement(
+            "fail", "code_mismatch", f"read {best.text}, expected {expected}", best.text
+        )
+    best = max(fitting, key=lambda c: (c.agree, c.confidence))
+    if rivals:
+        detail = f"read {best.text} ({best.confidence:.2f}), which may be {expected}: unsure"
+    else:
+        detail = f"read {best.text} ({best.confidence:.2f}), not the expected code nor close to it"
+    return Judgement("review", "code_uncertain", detail, best.text)
