@@ -294,7 +294,7 @@ def test_one_call_carries_every_question_with_fixed_options(
         "seed": 7,
         "num_ctx": 4096,  # 58x58 image tokens of a 1600 px square, prompt and 128 fit
         "repeat_penalty": 1.05,
-        "num_predict": 16 + 48 + 48 + 12,  # what two text answers and a presence one need
+        "num_predict": 128,  # the cap: two text answers and a presence one would want 184
     }
     assert body["format"]["required"] == ["control_code", "seal_number", "device_visible"]
     assert [m["role"] for m in body["messages"]] == ["system", "user"]

@@ -73,8 +73,10 @@ def read_answer(answer: Answer, questions: Sequence[Question], engine: str) -> d
 
 
 # Tokens a reply needs: the JSON around the answers, then per answer its key and value
-# (a code or seal number is at most a few tokens a digit; yes/no/unsure one or two).
-REPLY_OVERHEAD, TEXT_ANSWER, PRESENCE_ANSWER = 16, 48, 12
+# (a code or seal number is at most a few tokens a digit; yes/no/unsure one or two). The
+# whitespace a grammar allows costs tokens too: measured on llama-server with Gemma 3,
+# {"sky_blue": "yes"} pretty-printed took 45 tokens.
+REPLY_OVERHEAD, TEXT_ANSWER, PRESENCE_ANSWER = 64, 48, 24
 
 
 def reply_budget(questions: Sequence[Question], cap: int) -> int:
