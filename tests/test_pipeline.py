@@ -152,7 +152,12 @@ def test_a_reload_mid_photo_leaves_the_photo_in_hand_as_it_was(
     engines_a = EngineSet(config)
     closed: list[str] = []
     close_a = engines_a.close
-    monkeypatch.setattr(engines_a, "close", lambda: (closed.append("a"), close_a()))
+
+    def close_and_note() -> None:
+        closed.append("a")
+        close_a()
+
+    monkeypatch.setattr(engines_a, "close", close_and_note)
     pipeline = Pipeline(Setup.from_config(config, first, engines_a))
     photo = tmp_path / "IMG_2.jpg"
     photo.write_bytes(proof_jpeg("48213"))
