@@ -179,6 +179,22 @@ def misses(outcomes: Sequence[Outcome], limit: int) -> list[str]:
     return lines
 
 
+def cached_photo(case: Case, cache: Path | None) -> tuple[bytes, str]:
+    """The case's photo and how it was made; generated once per cache folder (a photo
+    depends only on its case: family, split, kind, seed)."""
+    if cache is None:
+        return case_photo(case)
+    stem = cache / f"{case.family}-{case.split}-{case.kind}-{case.seed}"
+    jpeg, note = stem.with_suffix(".jpg"), stem.with_suffix(".txt")
+    if jpeg.exists() and note.exists():
+        return jpeg.read_bytes(), note.read_text(encoding="utf-8")
+    photo = case_photo(case)
+    cache.mkdir(parents=True, exist_ok=True)
+    jpeg.write_bytes(photo[0])
+    note.write_text(photo[1], encoding="utf-8")
+    return photo
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--split", choices=("tune", "report"), default="tune")
@@ -193,6 +209,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--kind", choices=KINDS, action="append", help="repeatable")
     parser.add_argument("--reader", default=DEFAULT_READER, help="module:factory of a reader")
     parser.add_argument("--save", type=Path, help="write every photo here as a JPEG")
+    parser.add_argument(
+        "--cache", type=Path, help="keep generated photos here and reuse them on the next run"
+    )
     parser.add_argument("--misses", type=int, default=40, help="misses listed at most")
     args = parser.parse_args([] if argv is None and __name__ != "__main__" else argv)
 
@@ -209,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         per_kind = counts[family] if counts[family] is not None else args.n
         for case in build_cases(family, args.split, per_kind, kinds):
             begin = time.perf_counter()
-            photo = case_photo(case)
+            photo = cached_photo(case, args.cache)
             if args.save:
                 args.save.mkdir(parents=True, exist_ok=True)
                 name = f"{family}-{case.kind}-{case.seed}-{case.written or 'blank'}.jpg"
