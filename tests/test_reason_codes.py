@@ -19,6 +19,7 @@ from proofwatch.metadata import PhotoMetadata
 from proofwatch.pipeline.process import rejection_code
 from proofwatch.rules.decide import (
     Facts,
+    Similarity,
     _combine,
     decide,
     decide_duplicate,
@@ -250,6 +251,15 @@ def outcomes(rule: Rule) -> dict[str, tuple[str, ReasonCode]]:
             "no time": at("2026-11-22T10:00:00+01:00", PhotoMetadata(camera=True)),
             "no issued_at": run(Facts(Request(), camera, zone=CET)),
         }
+    if rule.kind == "reference":
+        want = Request(expect={key: "a"})
+
+        def seen(**scores: float) -> tuple[str, ReasonCode]:
+            found = decide(rule, Facts(want, similarity={rule.name: [Similarity("e", scores)]}))
+            return found.status, found.reason_code
+
+        return {"right": seen(a=50, b=0), "wrong": seen(a=0, b=50), "nothing": seen(a=0, b=0),
+                "close": seen(a=30, b=28), "no engine": run(Facts(want))}  # fmt: skip
     same = "c3c3c3c3c3c3c3c3"
     return {"new": run(Facts(phash=same)), "again": run(Facts(phash=same, earlier=[("a", same)])),
             "no hash": run(Facts())}  # fmt: skip

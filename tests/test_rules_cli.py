@@ -54,8 +54,8 @@ def test_check_lists_the_shipped_rules(capsys: pytest.CaptureFixture[str]) -> No
     assert out[0].startswith(
         f"{SHIPPED}/control-code.toml: control-code: text, answer ^[0-9]{{5}}$"
     )
-    assert len(out) == 6
-    assert out[-1].startswith(f"5 rule(s) OK in {SHIPPED} (digest ")
+    assert len(out) == 7  # six rules and the summary
+    assert out[-1].startswith(f"6 rule(s) OK in {SHIPPED} (digest ")
 
 
 def test_check_reports_every_problem_in_every_file(
@@ -76,7 +76,7 @@ def test_check_reports_every_problem_in_every_file(
         "examples/blank.jpg",
         f'{fresh}:8: max_age: \'4 hours\' is not a duration (use e.g. "5s", "10m", "4h")',
         f"{folder / 'not-reused.toml'}:18: examples[2].photo: no such photo: examples/blank.jpg",
-        f"4 problem(s) in 4 of 5 file(s) in {folder}; the daemon refuses these rules "
+        f"4 problem(s) in 4 of 6 file(s) in {folder}; the daemon refuses these rules "
         "(a running one keeps its last good rules)",
     ]
 

@@ -52,6 +52,7 @@ def test_the_shipped_rules_load_and_check_with_their_example_photos() -> None:
     rules = load_rules(SHIPPED)
     assert [r.name for r in rules.rules] == [
         "control-code",
+        "device-match",
         "device-visible",
         "fresh",
         "not-reused",

@@ -22,7 +22,6 @@ import tomli_w
 
 from ..contract.request import parse_request
 from ..rules.loader import (
-    KINDS,
     CheckedRules,
     RuleSet,
     check_rules,
@@ -78,7 +77,8 @@ def register(commands: Subcommands) -> None:
         description="Write DIR/NAME.toml, a starter rule of KIND with every key commented, "
         "ready for `proofwatch rules check`. Never overwrites a file.",
     )
-    new.add_argument("kind", choices=KINDS, metavar="KIND", help=" | ".join(KINDS))
+    # A reference rule needs its photos first: see rules/README.md, no starter.
+    new.add_argument("kind", choices=tuple(_STARTERS), metavar="KIND", help=" | ".join(_STARTERS))
     new.add_argument("name", metavar="NAME", help="the rule's name: lowercase, digits, - and _")
     new.add_argument("--dir", type=Path, metavar="DIR", help=_DIR_HELP)
     add_config_flags(new)
@@ -160,6 +160,8 @@ def describe(rule: Rule) -> str:
             parts.append("by a camera")
         if rule.min_width or rule.min_height:
             parts.append(f"at least {rule.min_width}x{rule.min_height}")
+    elif rule.kind == "reference":
+        parts.append(f"objects in {rule.references}, compared with {rule.expect}")
     else:
         parts.append(f"max distance {rule.max_distance}")
     if rule.asks_model:
@@ -423,7 +425,7 @@ def cmd_test(args: argparse.Namespace) -> int:
             print(f"proofwatch: Ollama is not usable: {engines.ollama_problem()}", file=sys.stderr)
             return EXIT_USAGE
         print(f"{folder}: {_engine_line(engines)}")
-        rules = RuleSet(checked.rules, checked.digest)
+        rules = RuleSet(checked.rules, checked.digest, checked.galleries)
         outcomes = []
         for rule in chosen:
             for example in rule.examples:

@@ -30,13 +30,13 @@ from ..contract.verdict import (
     summarize,
     verdict_path,
 )
-from ..engines import EngineError, EngineSet, EngineUnavailable
+from ..engines import EngineError, EngineSet, EngineUnavailable, matcher
 from ..engines.base import ModelDown, ModelWait
 from ..engines.image import ImageRejected, open_checked, upright_copy
 from ..intake.reader import FileChanged, Rejected
 from ..metadata import PhotoMetadata
 from ..quality import retake_hints
-from ..rules.decide import Facts, decide
+from ..rules.decide import Facts, Similarity, decide
 from ..rules.loader import RuleSet
 from ..rules.model import Rule
 from ..state import StateStore
@@ -305,7 +305,8 @@ class _Run:
             if self.state is not None and any(r.kind == "duplicate" for r in rules)
             else []
         )
-        facts = Facts(request, meta, width, height, phash, earlier)
+        similarity = match_references(self.setup.rules, rules, image)
+        facts = Facts(request, meta, width, height, phash, earlier, similarity=similarity)
         needs_model = any(rule.asks_model for rule in rules)
         readings, unanswerable = (
             ask(self.setup.engines, rules, image, self._model_wait) if needs_model else ({}, {})
@@ -403,6 +404,21 @@ def rejection_code(exc: Exception) -> ReasonCode:
     if message.startswith("it is "):  # intake.reader.describe_non_regular
         return "not_a_file"
     return "file_unreadable"
+
+
+def match_references(
+    ruleset: RuleSet, rules: Sequence[Rule], image: Image.Image
+) -> dict[str, list[Similarity]]:
+    """The CPU matcher's scores for each reference rule; the photo's features found once."""
+    wanted = [rule for rule in rules if rule.kind == "reference"]
+    if not wanted:
+        return {}
+    found = matcher.features(image)
+    return {
+        rule.name: [Similarity(matcher.LABEL, ruleset.galleries[rule.name].scores(found))]
+        for rule in wanted
+        if rule.name in ruleset.galleries
+    }
 
 
 def select(rules: RuleSet, relative: str, request: Request) -> tuple[list[Rule], list[str]]:

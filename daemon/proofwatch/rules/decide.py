@@ -285,7 +285,7 @@ def decide_duplicate(rule: Rule, facts: Facts) -> RuleResult:
 # wrong_device, no_device_visible, device_uncertain), the nearest presence codes.
 _REFERENCE_CODES: dict[str, ReasonCode] = {
     "device_matches": "object_visible",
-    "wrong_device": "object_not_visible",
+    "wrong_device": "object_unexpectedly_visible",
     "no_device_visible": "object_not_visible",
     "device_uncertain": "presence_unsure",
 }

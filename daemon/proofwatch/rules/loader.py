@@ -10,24 +10,27 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..contract.request import RequestError, parse_request
+from ..engines.matcher import Gallery
 from ..tomlsource import KeyLines, SourceError, parse, raise_any
 from ..units import parse_duration
 from ..vocabulary import STATUSES
+from . import references as reference_photos
 from .model import Example, Rule
 from .normalize import STEPS
 
-KINDS = ("text", "presence", "metadata", "duplicate")
+KINDS = ("text", "presence", "metadata", "duplicate", "reference")
 COMMON = {"name", "description", "kind", "match", "undecided", "examples"}
 BY_KIND = {
     "text": {"question", "answer", "expect", "normalize", "tolerance", "engine"},
     "presence": {"question", "expect", "engine"},
     "metadata": {"max_age", "clock_skew", "require_camera", "min_width", "min_height"},
     "duplicate": {"max_distance"},
+    "reference": {"references", "expect", "engine", "min_score", "margin"},
 }
 EXAMPLE_KEYS = {"photo", "status", "request", "earlier"}
 MAX_TOLERANCE = 3  # beyond this a tolerance accepts codes that are simply wrong
@@ -42,6 +45,8 @@ def valid_name(name: str) -> bool:
 class RuleSet:
     rules: tuple[Rule, ...]
     digest: str  # of every rule file's bytes: verdicts say which rules decided them
+    # reference rules' objects, by rule name (the digest covers their photos too)
+    galleries: dict[str, Gallery] = field(default_factory=dict)
 
     def by_name(self) -> dict[str, Rule]:
         return {rule.name: rule for rule in self.rules}
@@ -56,6 +61,7 @@ class CheckedRules:
     rules: tuple[Rule, ...]
     errors: tuple[SourceError, ...]
     digest: str
+    galleries: dict[str, Gallery] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -284,6 +290,28 @@ def _metadata_fields(f: _Fields) -> dict[str, Any]:
     return fields
 
 
+def _reference_fields(f: _Fields) -> dict[str, Any]:
+    folder = f.get("references", str, "")
+    if not folder:
+        f.error("references", "missing: the folder of reference photos, one subfolder per object")
+    elif folder.startswith("/") or ".." in folder.split("/") or "\\" in folder:
+        f.error("references", f"{folder!r}: use a path inside the rules folder, with /")
+    expect = f.get("expect", str, "")
+    if not re.fullmatch(r"request\.expect\.[A-Za-z0-9_-]+", expect):
+        f.error("expect", f'must look like "request.expect.device", not {expect!r}')
+    engine = f.get("engine", str, "auto")
+    if engine not in ("auto", "cpu"):
+        # The vision model's side of reference rules is not wired yet (see rules/README.md).
+        f.error("engine", f"must be auto or cpu, not {engine!r}")
+        engine = "auto"
+    fields: dict[str, Any] = {"references": folder, "expect": expect, "engine": engine}
+    for key, default in (("min_score", Rule.min_score), ("margin", Rule.margin)):
+        fields[key] = f.get(key, int, default)
+        if fields[key] < 1:
+            f.error(key, "must be 1 or more matching points")
+    return fields
+
+
 def _duplicate_fields(f: _Fields) -> dict[str, Any]:
     distance = f.get("max_distance", int, 6)
     if not 0 <= distance <= 32:
@@ -296,6 +324,7 @@ _KIND_PARSERS: dict[str, Callable[[_Fields], dict[str, Any]]] = {
     "presence": _presence_fields,
     "metadata": _metadata_fields,
     "duplicate": _duplicate_fields,
+    "reference": _reference_fields,
 }
 
 
@@ -365,8 +394,9 @@ def read_rule_file(path: Path) -> tuple[Rule | None, list[SourceError], bytes]:
     return rule, errors, data
 
 
-def check_rules(folder: Path, examples: bool = False) -> CheckedRules:
-    """Every *.toml in `folder` (sorted), checked; with `examples`, their photos must exist."""
+def check_rules(folder: Path, examples: bool = False, strip: bool = False) -> CheckedRules:
+    """Every *.toml in `folder` (sorted), checked; with `examples`, their photos must exist.
+    `strip`: reference photos are stripped in place (the daemon), not only checked."""
     if not folder.is_dir():
         error = SourceError(folder, "the rules folder does not exist or is not a folder")
         return CheckedRules(folder, (), (), (error,), "")
@@ -376,6 +406,7 @@ def check_rules(folder: Path, examples: bool = False) -> CheckedRules:
     digest = hashlib.sha256()
     names: dict[str, Path] = {}
     keys: dict[str, Rule] = {}
+    galleries: dict[str, Gallery] = {}
     for path in files:
         rule, problems, data = read_rule_file(path)
         digest.update(path.name.encode() + b"\0" + data + b"\0")
@@ -396,11 +427,21 @@ def check_rules(folder: Path, examples: bool = False) -> CheckedRules:
             continue
         if examples:
             errors += _missing_photos(path, rule, _Lines(data.decode()))
+        if rule.kind == "reference":
+            line = _Lines(data.decode()).of("references")
+            loaded = reference_photos.load_references(path, rule.references, line, strip)
+            errors += loaded.errors
+            digest.update(loaded.digest)
+            if loaded.gallery is None or loaded.errors:
+                continue
+            galleries[rule.name] = loaded.gallery
         names[rule.name] = path
         if rule.asks_model:
             keys[rule.question_key] = rule
         rules.append(rule)
-    return CheckedRules(folder, files, tuple(rules), tuple(errors), digest.hexdigest()[:16])
+    return CheckedRules(
+        folder, files, tuple(rules), tuple(errors), digest.hexdigest()[:16], galleries
+    )
 
 
 def _missing_photos(path: Path, rule: Rule, lines: _Lines) -> list[SourceError]:
@@ -416,9 +457,9 @@ def _missing_photos(path: Path, rule: Rule, lines: _Lines) -> list[SourceError]:
 
 def load_rules(folder: Path) -> RuleSet:
     """The rules the daemon runs; raises every problem (SourceErrors) when any file is broken."""
-    checked = check_rules(folder)
+    checked = check_rules(folder, strip=True)
     raise_any(checked.errors)
-    return RuleSet(checked.rules, checked.digest)
+    return RuleSet(checked.rules, checked.digest, checked.galleries)
 
 
 # -- the tracker's request

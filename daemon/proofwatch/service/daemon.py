@@ -41,6 +41,7 @@ from ..pipeline.process import (
 )
 from ..pipeline.work import arrival_order, handle_photo, is_done, is_placeholder, walk_photos
 from ..rules.loader import RuleSet, load_rules
+from ..rules.references import PHOTO_SUFFIXES
 from ..state import StateStore
 from ..tomlsource import SourceError
 from ..watch.observer import PhotoEvents, Sinks, polling_interval, start_observer
@@ -446,11 +447,18 @@ class _OverflowAlarm(logging.Handler):
 
 
 def _folder_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
-    """Changes when a rule file is added, removed, renamed or edited. The size is in it so
-    that an edit read half-written and finished within one mtime tick is still seen."""
+    """Changes when a rule file or a reference photo (any photo in a folder below, where
+    reference rules keep one subfolder per object) is added, removed, renamed or edited. The
+    size is in it so that an edit read half-written and finished within one mtime tick is
+    still seen."""
     try:
+        files = [*folder.glob("*.toml"), *folder.glob("*/**/*")]
         return tuple(
-            sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.toml"))
+            sorted(
+                (str(p.relative_to(folder)), p.stat().st_mtime_ns, p.stat().st_size)
+                for p in files
+                if p.suffix == ".toml" or p.suffix.lower() in PHOTO_SUFFIXES
+            )
         )
     except OSError:
         return ()
