@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from PIL import Image
 
 from proofwatch.engines import matcher
 from proofwatch.rules.decide import Facts, Similarity, decide, decide_reference
+from proofwatch.rules.loader import check_rules, load_rules
 from proofwatch.rules.model import Rule
 from proofwatch.vocabulary import Request
 
@@ -118,3 +120,46 @@ def test_a_blank_image_has_no_features_and_scores_nothing() -> None:
     blank = matcher.features(Image.new("RGB", (300, 200), "grey"))
     assert len(blank) == 0
     assert matcher.Gallery({"a": [blank]}).scores(blank) == {"a": 0}
+
+
+# -- the references folder: checked, stripped in place, reloaded
+
+
+RULE_TOML = """
+name = "device-match"
+kind = "reference"
+references = "references/devices"
+expect = "request.expect.device"
+"""
+
+
+def _textured(seed: int) -> Image.Image:
+    box = (-2 + seed * 0.1, -1.2, 1, 1.2)
+    return Image.effect_mandelbrot((640, 480), box, 80).convert("RGB")
+
+
+def test_reference_photos_are_checked_stripped_and_named_in_errors(tmp_path: Path) -> None:
+    (tmp_path / "device-match.toml").write_text(RULE_TOML)
+    good = tmp_path / "references" / "devices" / "cage-a"
+    good.mkdir(parents=True)
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make: metadata the load must strip
+    _textured(0).save(good / "front.jpg", exif=exif.tobytes())
+    blank = tmp_path / "references" / "devices" / "cage-b"
+    blank.mkdir()
+    Image.new("RGB", (400, 300), "grey").save(blank / "front.jpg")
+    checked = check_rules(tmp_path)
+    assert any("'cage-b' has no usable photo" in str(e) for e in checked.errors), checked.errors
+    assert b"PhoneMaker" in (good / "front.jpg").read_bytes()  # `rules check` only reads
+    (blank / "front.jpg").unlink()
+    _textured(3).save(blank / "front.jpg")
+    rules = load_rules(tmp_path)
+    assert sorted(rules.galleries["device-match"].names) == ["cage-a", "cage-b"]
+    assert b"PhoneMaker" not in (good / "front.jpg").read_bytes()
+
+
+def test_a_missing_references_folder_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "device-match.toml").write_text(RULE_TOML)
+    errors = check_rules(tmp_path).errors
+    assert [e.key for e in errors] == ["references"]
+    assert "no such folder" in errors[0].message
