@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import NoReturn
 
 # Temp files start with a dot and carry this marker, so the watcher ignores them and a
 # start-up sweep can remove the ones a crash left behind.
@@ -20,6 +21,12 @@ def temp_path_for(path: Path) -> Path:
     return path.with_name(f"{TEMP_MARKER}{secrets.token_hex(4)}-{path.name}"[:255])
 
 
+class WriteFailed(OSError):
+    """A file could not be written where it must go (disk full, read-only, no permission):
+    a fault of the machine, never of the bytes. `filename` names the file meant, since
+    os.write and fsync do not."""
+
+
 class Staged:
     """New bytes for `path`, written to a temp file beside it, not yet synced or in place.
 
@@ -30,17 +37,18 @@ class Staged:
     def __init__(self, path: Path, data: bytes, mode: int | None = None) -> None:
         self.path = path
         self.tmp = temp_path_for(path)
+        self._fd = -1
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        self._fd = os.open(self.tmp, flags, 0o600 if mode is None else mode & 0o7777)
         try:
+            self._fd = os.open(self.tmp, flags, 0o600 if mode is None else mode & 0o7777)
             view = memoryview(data)
             while view:
                 view = view[os.write(self._fd, view) :]
             if mode is not None:
                 os.fchmod(self._fd, mode & 0o7777)
-        except BaseException:
+        except BaseException as exc:
             self.discard()
-            raise
+            _raise_write_failed(exc, path)
 
     def commit(self, sync_folder: bool = True) -> None:
         """Sync the bytes, then rename them over `path`. Without `sync_folder` the caller
@@ -51,9 +59,9 @@ class Staged:
             os.close(self._fd)
             self._fd = -1
             os.replace(self.tmp, self.path)
-        except BaseException:
+        except BaseException as exc:
             self.discard()
-            raise
+            _raise_write_failed(exc, self.path)
         if sync_folder:
             fsync_dir(self.path.parent)
 
@@ -64,6 +72,12 @@ class Staged:
             self._fd = -1
         with contextlib.suppress(OSError):
             os.unlink(self.tmp)
+
+
+def _raise_write_failed(exc: BaseException, path: Path) -> NoReturn:
+    if isinstance(exc, OSError) and not isinstance(exc, WriteFailed):
+        raise WriteFailed(exc.errno, exc.strerror, str(path)) from exc
+    raise exc
 
 
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from ..atomic import Staged, write_atomic
 from ..intake.reader import FileChanged, Rejected, Snapshot, read_photo, unchanged_since
 from ..metadata import PhotoMetadata, read_metadata
-from ..strip import StripResult, strip_bytes
+from ..strip import StripError, StripResult, strip_bytes
+from .faults import find_held
 
 if TYPE_CHECKING:  # sqlite3 is only needed where a store is passed in
     from ..state import StateStore
@@ -41,7 +42,11 @@ class PendingStrip:
 
 
 def stage_strip(
-    path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
+    path: Path,
+    max_size: int,
+    in_place: bool = True,
+    facts: StateStore | None = None,
+    mode: int | None = None,
 ) -> tuple[PhotoMetadata, StripResult, PendingStrip | None]:
     """Read the facts to keep, strip, and (in place) write the result beside the photo.
 
@@ -63,10 +68,28 @@ def stage_strip(
 def strip_photo(
     path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
 ) -> tuple[PhotoMetadata, StripResult]:
-    """stage_strip, then the replacement at once: atomically, before anyone reads it."""
-    meta, stripped, pending = stage_strip(path, max_size, in_place, facts)
+    """stage_strip, then the replacement at once: atomically, before anyone reads it.
+
+    A photo a fault of the machine set aside under its held name (`faults.hide`) is
+    stripped there, then given its name back; the folder is listed for it only when the
+    photo is missing under its own name."""
+    held = None
+    try:
+        meta, stripped, pending = stage_strip(path, max_size, in_place, facts)
+    except Rejected as exc:
+        missing = in_place and isinstance(exc.__context__, FileNotFoundError)
+        held = find_held(path) if missing else None
+        if held is None:
+            raise
+        try:
+            meta, stripped, pending = stage_strip(held.path, max_size, in_place, facts, held.mode)
+        except StripError:
+            held.release(path)  # a bad photo after all: quarantined like any other
+            raise
     if pending is not None:
         pending.commit()
+    if held is not None:
+        held.release(path)
     return meta, stripped
 
 

@@ -42,6 +42,7 @@ from ..rules.model import Rule
 from ..state import StateStore
 from ..strip import StripError, UnsupportedFormat
 from ..vocabulary import Hint, Question, Reading, ReasonCode, Request, RuleResult, Status
+from .faults import Fault, hide, machine_fault
 from .in_place import quarantine, strip_photo
 from .plan import plan
 
@@ -71,6 +72,17 @@ class AwaitingRequest(Postponed):
 class AwaitingModel(Postponed):
     """The model server is busy or down: taken again after `retry_after`, and given
     `error` once it has waited model_wait (Options.model_since tells since when)."""
+
+
+class MachineFault(Postponed):
+    """A fault of the machine, not of the photo (disk full, read-only, I/O error, state
+    database unusable, verdict not writable): never a verdict. Taken again on backoff, or
+    at once when the fault clears; a photo not stripped yet waits hidden meanwhile."""
+
+    def __init__(self, fault: Fault, hidden: bool = False):
+        super().__init__(fault.describe())
+        self.fault = fault
+        self.hidden = hidden
 
 
 @dataclass(frozen=True)
@@ -240,7 +252,8 @@ class _Run:
         phash: str | None = None
         digest: str | None = None
         try:
-            results, phash = self._judge(request)
+            with self._faults_postponed():
+                results, phash = self._judge(request)
             digest = self.setup.rules.digest
             status, code, reason = summarize(results)
         except (FileChanged, Postponed):
@@ -264,7 +277,10 @@ class _Run:
             )
         self.timings["total"] = self.timer.total() + round(self.options.waited * 1000)
         if self.store is not None and self.sha256:
-            self.store.record(self.relative, self.sha256, phash, status, self.setup.rules.digest)
+            with self._faults_postponed():
+                self.store.record(
+                    self.relative, self.sha256, phash, status, self.setup.rules.digest
+                )
         return Verdict(
             photo=self.relative,
             status=status,
@@ -323,6 +339,21 @@ class _Run:
             RuleResult(name, "error", missing, reason_code="unknown_rule") for name in unknown
         ]
         return results, phash
+
+    @contextmanager
+    def _faults_postponed(self) -> Iterator[None]:
+        """A fault of the machine sets the photo aside (MachineFault) instead of making a
+        verdict; one met before the photo was stripped hides it first (faults.hide)."""
+        try:
+            yield
+        except (FileChanged, Postponed):
+            raise
+        except Exception as exc:
+            fault = machine_fault(exc, self.photo.parent)
+            if fault is None:
+                raise
+            hidden = self.options.modify and self.sha256 is None and hide(self.photo) is not None
+            raise MachineFault(fault, hidden) from exc
 
     def _model_wait(self, trouble: ModelWait) -> str:
         """A busy or down server: set the photo aside (AwaitingModel) while its wait lasts,

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..contract.verdict import Verdict, read_verdict, write_verdict
 from ..intake.names import is_ignored, is_photo_name
-from .process import Options, Pipeline
+from .faults import Fault, held_photos, machine_fault
+from .process import MachineFault, Options, Pipeline
 
 log = logging.getLogger("proofwatch")
 
@@ -28,8 +29,9 @@ def walk_photos(root: Path, folder: Path, ignore: Sequence[str]) -> Iterator[Pat
         base = Path(dirpath)
         relative = base.relative_to(root)
         dirnames[:] = [d for d in dirnames if not is_ignored(relative / d, ignore)]
-        # A folder named like a photo gets a verdict too (rejected: not a file).
-        for name in (*filenames, *dirnames):
+        # A folder named like a photo gets a verdict too (rejected: not a file); a photo a
+        # stop left held (set aside by a fault, hidden) is found under its own name.
+        for name in (*filenames, *dirnames, *held_photos(filenames)):
             if is_photo_name(relative / name, ignore):
                 yield base / name
 
@@ -86,8 +88,17 @@ def handle_photo(pipeline: Pipeline, photo: Path, target: Path, options: Options
     if not os.path.lexists(photo) and not verdict.quarantined:
         log.info("%r vanished before its verdict; nothing written", verdict.photo)
         return None
-    write_verdict(target, verdict)
+    try:
+        write_verdict(target, verdict)
+    except OSError as exc:  # the photo is stripped; it is judged again once this clears
+        raise MachineFault(_verdict_fault(exc, target)) from exc
     return verdict
+
+
+def _verdict_fault(exc: OSError, target: Path) -> Fault:
+    fault = machine_fault(exc, target.parent, writing=True)
+    assert fault is not None  # writing: every OSError is the machine's
+    return fault
 
 
 def _no_follow(path: str, flags: int) -> int:

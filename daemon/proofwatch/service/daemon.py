@@ -30,9 +30,12 @@ from ..intake.names import is_photo_name
 from ..intake.queue import WorkQueue
 from ..intake.reader import FileChanged
 from ..intake.stability import StabilityWatch
+from ..pipeline.faults import backoff
+from ..pipeline.history import rebuilder
 from ..pipeline.process import (
     AwaitingModel,
     AwaitingRequest,
+    MachineFault,
     Options,
     Pipeline,
     Postponed,
@@ -45,6 +48,7 @@ from ..rules.references import PHOTO_SUFFIXES
 from ..state import StateStore
 from ..tomlsource import SourceError
 from ..watch.observer import PhotoEvents, Sinks, polling_interval, start_observer
+from .fault_board import FaultBoard, FaultKey, fault_key
 from .lock import AlreadyRunning as AlreadyRunning  # re-exported: the CLI catches it here
 from .lock import take_watch_lock
 from .logs import printable
@@ -85,6 +89,7 @@ class Daemon:
         # again when their cause clears: no worker waits on them meanwhile.
         self._parked: dict[Path, Parked] = {}
         self._parked_lock = threading.Lock()
+        self.faults = FaultBoard()  # faults of the machine parked photos wait on
         self._warm_up_thread: threading.Thread | None = None
         self.stability = StabilityWatch(
             config.intake.stability_delay, config.intake.empty_timeout, self.queue.put
@@ -111,7 +116,9 @@ class Daemon:
         setup = Setup(
             Settings.from_config(self.config), self._load_rules(self.config.rules), self._engines()
         )
-        self.state = StateStore(self.config.state_dir / "proofwatch.sqlite3")
+        self.state = StateStore(
+            self.config.state_dir / "proofwatch.sqlite3", rebuilder(setup.settings)
+        )
         self.pipeline = Pipeline(setup, self.state, self.stop)
         self._install_signals()
         interval, why = polling_interval(self.root, self.config.intake.polling)
@@ -163,6 +170,8 @@ class Daemon:
                 self._reload_requested.clear()
                 self._reload()
             if now >= next_status:
+                assert self.state is not None
+                self.state.check()  # deleted or truncated under us: rebuilt now
                 self._write_status()
                 next_status = now + STATUS_EVERY
 
@@ -286,6 +295,8 @@ class Daemon:
             parked = parked.again(why, time.monotonic())
             with self._parked_lock:
                 self._parked[photo] = parked
+            if isinstance(why, MachineFault):
+                self.faults.report(why.fault)  # after parking: settle() sees it waiting
             log.debug("%s set aside: %s", printable(str(photo)), printable(why.reason))
             return
         if verdict is not None:
@@ -297,7 +308,15 @@ class Daemon:
         now = time.monotonic()
         wait = self.config.intake.request_wait
         with self._parked_lock:
-            due = [photo for photo, parked in self._parked.items() if parked.due(photo, now, wait)]
+            faults = [parked.fault for parked in self._parked.values() if parked.fault]
+        self.faults.settle(faults)
+        over = self.faults.cleared() if faults else set()
+        with self._parked_lock:
+            due = [
+                photo
+                for photo, parked in self._parked.items()
+                if parked.fault in over or parked.due(photo, now, wait)
+            ]
         for photo in due:
             self.queue.put(photo)  # _handle finds why and since when it was parked
 
@@ -326,7 +345,7 @@ class Daemon:
     def _status_line(self) -> str:
         engine, state = self.engines.describe()
         last = self.counters.last_errors[-1]["reason"] if self.counters.last_errors else "none"
-        return (
+        return self.faults.headline() + (
             f"watching {self.root}; queue {self.queue.pending}; done {self.counters.done}; "
             f"model {state} ({engine}); last error: {last}"
         )
@@ -336,8 +355,10 @@ class Daemon:
         engine, state = self.engines.describe()
         rules = self.pipeline.setup.rules
         with self._parked_lock:
+            for_fault = sum(parked.fault is not None for parked in self._parked.values())
             for_model = sum(parked.retry_at is not None for parked in self._parked.values())
-            parked = len(self._parked) - for_model
+            for_model -= for_fault
+            parked = len(self._parked) - for_model - for_fault
         status = {
             "version": __version__,
             "pid": os.getpid(),
@@ -348,6 +369,8 @@ class Daemon:
             "queued": self.queue.pending + len(self.stability),
             "awaiting_request": parked,
             "awaiting_model": for_model,
+            "awaiting_machine": for_fault,
+            "machine_faults": self.faults.describe(),
             "in_flight": self.queue.in_flight,
             "done_by_status": dict(self.counters.by_status),
             "model": {"engine": engine, "state": state},
@@ -407,8 +430,15 @@ class Parked:
     since: float
     retry_at: float | None = None
     model_since: float | None = None
+    fault: FaultKey | None = None  # a fault of the machine: retried on backoff, or once clear
+    faults: int = 0  # faults met in a row (the backoff grows with them)
 
     def again(self, why: Postponed, now: float) -> Parked:
+        if isinstance(why, MachineFault):
+            retry_at = now + backoff(self.faults)
+            return Parked(
+                self.since, retry_at, self.model_since, fault_key(why.fault), self.faults + 1
+            )
         if isinstance(why, AwaitingModel):
             return Parked(self.since, now + (why.retry_after or 0.0), why.since)
         assert isinstance(why, AwaitingRequest)
