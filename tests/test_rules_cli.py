@@ -141,7 +141,7 @@ def test_new_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_test_runs_the_shipped_examples_with_ocr(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(capsys, "test", str(SHIPPED), "--engine", "ocr")
     assert code == 0, "\n".join(out)
-    assert out[-1] == "13 example(s): 12 ok, 0 failed, 1 skipped"
+    assert out[-1] == "17 example(s): 16 ok, 0 failed, 1 skipped"
     skipped = [line for line in out if ": skipped: " in line]
     assert len(skipped) == 1 and "device-visible" in skipped[0]
     assert f"{SHIPPED}/control-code.toml:19: control-code: examples/code-48213.jpg: ok: pass" in (

@@ -123,9 +123,7 @@ def test_hot_reload_a_broken_edit_and_sighup(
 ) -> None:
     fake_ollama.answers = {"control_code": "48213"}
     rules = tmp_path / "rules"
-    rules.mkdir()
-    for path in RULES.glob("*.toml"):
-        shutil.copy(path, rules / path.name)
+    shutil.copytree(RULES, rules)  # the rules with their reference photos and examples
     code_rule = rules / "control-code.toml"
     good = code_rule.read_text()
     daemon = run_daemon(config_body=ollama_config(fake_ollama), rules=rules)
