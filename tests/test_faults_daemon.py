@@ -50,20 +50,29 @@ needs_mount = pytest.mark.skipif(NO_MOUNT is not None, reason=NO_MOUNT or "")
 
 @contextlib.contextmanager
 def namespaced_daemon(
-    tmp: Path, watch: Path, setup: str, body: str, verdict_dir: Path | None = None
+    tmp: Path,
+    watch: Path,
+    setup: str | None,
+    body: str,
+    verdict_dir: Path | None = None,
+    program: tuple[str, ...] = (sys.executable, "-m", "proofwatch"),
+    env: dict[str, str] | None = None,
 ) -> Iterator[RunningDaemon]:
-    """The daemon in a mount namespace of its own, after `setup` (shell) made its mounts
-    there; RunningDaemon.watch is the watched folder as the test reaches it."""
+    """`proofwatch run` in a mount namespace of its own, after `setup` (shell) made its
+    mounts there (None: no namespace); RunningDaemon.watch is the watched folder as the
+    test reaches it. Stopped, and must exit 0, at the end."""
     watch.mkdir(parents=True, exist_ok=True)
     extra = f'verdict_dir = "{verdict_dir}"\n' if verdict_dir else ""
     config = write_config(tmp, watch, tmp / "state", PRESENCE_RULES, extra + body)
     log_path = tmp / f"daemon-{time.monotonic_ns()}.log"
-    script = f'{setup} && exec "$0" -m proofwatch run --config "$1"'
+    command = [*program, "run", "--config", str(config)]
+    if setup is not None:
+        namespace = ["unshare", "-m", "--propagation", "private", "sh", "-c"]
+        command = [*namespace, f'{setup} && exec "$@"', "sh", *command]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            ["unshare", "-m", "--propagation", "private", "sh", "-c", script,
-             sys.executable, str(config)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=clean_env(),
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=env or clean_env(),
         )  # fmt: skip
     seen = Path(f"/proc/{proc.pid}/root") / watch.relative_to("/")
     daemon = RunningDaemon(proc, seen, tmp / "state", log_path, config)
@@ -76,9 +85,7 @@ def namespaced_daemon(
 
 
 def in_namespace(daemon: RunningDaemon, command: str) -> None:
-    subprocess.run(
-        ["nsenter", "-t", str(daemon.proc.pid), "-m", "sh", "-c", command], check=True
-    )
+    subprocess.run(["nsenter", "-t", str(daemon.proc.pid), "-m", "sh", "-c", command], check=True)
 
 
 def fill(folder: Path) -> Path:
@@ -257,3 +264,23 @@ def test_the_state_database_deleted_truncated_or_locked_is_rebuilt_or_waited_for
         assert daemon.proc.poll() is None
     finally:
         assert daemon.stop() == 0, daemon.log()
+
+
+def test_an_io_error_reading_a_photo_hides_it_and_judges_it_once_reads_work(
+    tmp_path: Path, fake_ollama: FakeOllama
+) -> None:
+    """The one simulated fault (tests/eio_daemon.py says why): EIO from os.read."""
+    fake_ollama.answers = {"device_visible": "yes"}
+    flag = tmp_path / "eio"
+    env = clean_env(PROOFWATCH_TEST_EIO=str(flag))
+    env["PYTHONPATH"] = f"{Path(__file__).parent}{os.pathsep}{env['PYTHONPATH']}"
+    program = (sys.executable, str(Path(__file__).parent / "eio_daemon.py"))
+    watch = tmp_path / "uploads"
+    body = config_for(fake_ollama)
+    with namespaced_daemon(tmp_path, watch, None, body, program=program, env=env) as daemon:
+        flag.touch()
+        phone = drop_photo(daemon.watch, "phone.jpg", small_photo(9))
+        os.chmod(phone, 0o644)
+        assert_waits_hidden(daemon, phone, "I/O error")
+        flag.unlink()
+        assert_true_verdict(daemon, phone)

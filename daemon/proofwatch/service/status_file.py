@@ -72,6 +72,11 @@ def format_status(status: dict[str, Any], now: float | None = None) -> str:
         f"model:     {model.get('engine')}: {model.get('state')}",
         f"rules:     {status.get('rules_count')} rules, digest {status.get('rules_digest')}",
     ]
+    for fault in status.get("machine_faults") or ():
+        lines.append(
+            f"FAULT:     {fault.get('what')}; {fault.get('photos_waiting', 0)} photo(s) wait "
+            f"since {time.strftime('%H:%M:%S', time.localtime(float(fault.get('since', 0))))}"
+        )
     if status.get("last_errors"):
         lines.append("last problems:")
         lines += [
