@@ -260,6 +260,8 @@ def outcomes(rule: Rule) -> dict[str, tuple[str, ReasonCode]]:
 
         return {"right": seen(a=50, b=0), "wrong": seen(a=0, b=50), "nothing": seen(a=0, b=0),
                 "close": seen(a=30, b=28), "no engine": run(Facts(want))}  # fmt: skip
+    if rule.kind != "duplicate":
+        pytest.fail(f"{rule.name}: no outcomes listed for kind {rule.kind!r}: add them here")
     same = "c3c3c3c3c3c3c3c3"
     return {"new": run(Facts(phash=same)), "again": run(Facts(phash=same, earlier=[("a", same)])),
             "no hash": run(Facts())}  # fmt: skip
