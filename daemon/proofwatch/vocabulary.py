@@ -41,6 +41,11 @@ ReasonCode = Literal[
     "object_not_visible",
     "object_unexpectedly_visible",
     "presence_unsure",
+    # reference rules
+    "device_matches",
+    "wrong_device",
+    "no_device_visible",
+    "device_uncertain",
     # metadata rules
     "metadata_ok",
     "no_camera_data",
@@ -85,6 +90,12 @@ REASON_CODES: dict[ReasonCode, str] = {
     "object_not_visible": "the object the rule looks for is not visible",
     "object_unexpectedly_visible": "the object is visible where the rule expects it not to be",
     "presence_unsure": "the model could not tell whether the object is visible",
+    "device_matches": "the photo shows the registered object the request names, clearly best "
+    "of all registered objects",
+    "wrong_device": "another registered object is clearly what the photo shows",
+    "no_device_visible": "no registered object was recognised in the photo (absent, covered, "
+    "blurred or too small)",
+    "device_uncertain": "registered objects were recognised, but none clearly enough to decide",
     "metadata_ok": "the metadata checks passed (camera, size, capture time)",
     "no_camera_data": "no camera make or model recorded: a screenshot or an edited image",
     "resolution_too_low": "the photo has fewer pixels than the rule requires",

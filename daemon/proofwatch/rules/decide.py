@@ -281,16 +281,6 @@ def decide_duplicate(rule: Rule, facts: Facts) -> RuleResult:
     return RuleResult(rule.name, "pass", detail, reason_code="not_reused")
 
 
-# Until proofwatch.vocabulary has codes of its own for reference rules (device_matches,
-# wrong_device, no_device_visible, device_uncertain), the nearest presence codes.
-_REFERENCE_CODES: dict[str, ReasonCode] = {
-    "device_matches": "object_visible",
-    "wrong_device": "object_unexpectedly_visible",
-    "no_device_visible": "object_not_visible",
-    "device_uncertain": "presence_unsure",
-}
-
-
 def decide_reference(rule: Rule, request: Request, found: Similarity) -> RuleResult:
     """The expected object clearly best: pass. Another registered object clearly best:
     fail. Anything less clear, or nothing that looks like any object: undecided.
@@ -301,10 +291,9 @@ def decide_reference(rule: Rule, request: Request, found: Similarity) -> RuleRes
     """
     expected = request.expect.get(rule.expect_key)
 
-    def result(status: Status, code: str, detail: str, observed: Any = None) -> RuleResult:
-        reason = _REFERENCE_CODES[code]
+    def result(status: Status, code: ReasonCode, detail: str, observed: Any = None) -> RuleResult:
         return RuleResult(
-            rule.name, status, detail, observed, expected, found.engine, reason_code=reason
+            rule.name, status, detail, observed, expected, found.engine, reason_code=code
         )
 
     if expected is None:
