@@ -11,15 +11,8 @@ import pytest
 
 from proofwatch.atomic import WriteFailed
 from proofwatch.intake.reader import Rejected
-from proofwatch.pipeline.faults import (
-    FsState,
-    backoff,
-    cleared,
-    held_name,
-    held_photos,
-    machine_fault,
-    parse_held,
-)
+from proofwatch.pipeline.faults import FsState, backoff, cleared, machine_fault
+from proofwatch.pipeline.held import held_name, held_photos, parse_held
 from proofwatch.state import StateUnavailable, damage, header_problem
 
 HERE = Path("/srv/uploads")

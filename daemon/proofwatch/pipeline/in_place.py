@@ -18,7 +18,7 @@ from ..atomic import Staged, write_atomic
 from ..intake.reader import FileChanged, Rejected, Snapshot, read_photo, unchanged_since
 from ..metadata import PhotoMetadata, read_metadata
 from ..strip import StripError, StripResult, strip_bytes
-from .faults import find_held
+from .held import find_held
 
 if TYPE_CHECKING:  # sqlite3 is only needed where a store is passed in
     from ..state import StateStore

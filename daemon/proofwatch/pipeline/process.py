@@ -42,7 +42,8 @@ from ..rules.model import Rule
 from ..state import StateStore
 from ..strip import StripError, UnsupportedFormat
 from ..vocabulary import Hint, Question, Reading, ReasonCode, Request, RuleResult, Status
-from .faults import Fault, hide, machine_fault
+from .faults import Fault, machine_fault
+from .held import hide
 from .in_place import quarantine, strip_photo
 from .plan import plan
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..contract.verdict import Verdict, read_verdict, write_verdict
 from ..intake.names import is_ignored, is_photo_name
-from .faults import Fault, held_photos, machine_fault
+from .faults import Fault, machine_fault
+from .held import held_photos
 from .process import MachineFault, Options, Pipeline
 
 log = logging.getLogger("proofwatch")
