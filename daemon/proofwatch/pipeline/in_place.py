@@ -70,7 +70,7 @@ def strip_photo(
 ) -> tuple[PhotoMetadata, StripResult]:
     """stage_strip, then the replacement at once: atomically, before anyone reads it.
 
-    A photo a fault of the machine set aside under its held name (`faults.hide`) is
+    A photo a fault of the machine set aside under its held name (`held.hide`) is
     stripped there, then given its name back; the folder is listed for it only when the
     photo is missing under its own name."""
     held = None

@@ -344,7 +344,7 @@ class _Run:
     @contextmanager
     def _faults_postponed(self) -> Iterator[None]:
         """A fault of the machine sets the photo aside (MachineFault) instead of making a
-        verdict; one met before the photo was stripped hides it first (faults.hide)."""
+        verdict; one met before the photo was stripped hides it first (held.hide)."""
         try:
             yield
         except (FileChanged, Postponed):
