@@ -18,9 +18,12 @@ from proofgen.samples import blank_paper, draw_code
 from proofwatch.engines.base import EngineError, EngineUnavailable, Question
 from proofwatch.engines.digits import DigitLine
 from proofwatch.engines.ocr import (
+    DEFAULT_MAX_SIDE,
     LABEL,
     NOTHING_READ,
     PRESENCE_PROBLEM,
+    RETRY_SIDE,
+    Line,
     OcrEngine,
     ctc_decode,
     digit_runs,
@@ -204,7 +207,7 @@ def test_runtime_errors_become_engine_errors(monkeypatch: pytest.MonkeyPatch) ->
     engine = OcrEngine()
     engine._model = object()  # loaded, as far as the engine knows
 
-    def explode(bgr: Any) -> Any:
+    def explode(bgr: Any, side: int) -> Any:
         raise RuntimeError("onnx exploded")
 
     monkeypatch.setattr(engine, "_detect", explode)
@@ -215,9 +218,37 @@ def test_runtime_errors_become_engine_errors(monkeypatch: pytest.MonkeyPatch) ->
 def test_nothing_found_is_handled(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = OcrEngine()
     engine._model = object()
-    monkeypatch.setattr(engine, "_detect", lambda bgr: [])
+    monkeypatch.setattr(engine, "_detect", lambda bgr, side: [])
     reading = engine.ask(Image.new("RGB", (100, 80), "white"), [CODE])["code"]
     assert reading.values == () and reading.problem == NOTHING_READ
+
+
+def test_a_second_look_at_a_larger_size_only_when_no_code_was_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = OcrEngine()
+    engine._model = object()
+    sides: list[int] = []
+    code = Candidate("48213", tuple(Char(d, 0.99) for d in "48213"))
+    found: dict[int, list[Line]] = {}
+
+    def read_at(bgr: Any, side: int) -> list[Line]:
+        sides.append(side)
+        return found.get(side, [])
+
+    monkeypatch.setattr(engine, "_read_at", read_at)
+    image = Image.new("RGB", (1600, 1200), "white")
+    found[DEFAULT_MAX_SIDE] = [Line(((0, 0),) * 4, "482", 0.9, 0, (Candidate("482"),))]
+    found[RETRY_SIDE] = [Line(((0, 0),) * 4, "48213", 0.9, 0, (code,))]
+    assert engine.read_candidates(image) == (code, Candidate("482"))
+    assert sides == [DEFAULT_MAX_SIDE, RETRY_SIDE]
+    sides.clear()
+    found[DEFAULT_MAX_SIDE] = found[RETRY_SIDE]
+    assert engine.read_candidates(image) == (code,)
+    assert sides == [DEFAULT_MAX_SIDE]  # a code-length reading: no second look
+    sides.clear()
+    engine.read_candidates(Image.new("RGB", (400, 300), "white"))
+    assert sides == [DEFAULT_MAX_SIDE]  # a small photo was seen whole already
 
 
 def test_no_model_call_without_text_questions() -> None:
