@@ -112,3 +112,10 @@ def test_the_reason_codes_say_what_was_seen() -> None:
     assert judge([], "48213", CODE).reason_code == "no_code_visible"
     assert judge([_read("482")], "48213", CODE).reason_code == "unreadable"
     assert judge([_read("48218")], "48213", CODE).reason_code == "code_mismatch"
+
+
+def test_two_readers_agreeing_on_another_code_need_less_certainty_to_fail() -> None:
+    # Their averaged probability runs lower than one reader's own.
+    assert judge([_read("48218", p=0.85, agree=2)], "48213", CODE).status == "fail"
+    assert judge([_read("48218", p=0.85, agree=1)], "48213", CODE).status == "review"
+    assert judge([_read("48218", p=0.75, agree=2)], "48213", CODE).status == "review"

