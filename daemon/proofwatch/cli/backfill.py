@@ -202,7 +202,7 @@ class BarProgress(Progress):
     def photo(self, name: str, status: str, detail: str, millis: int | None) -> None:
         self.count += 1
         self.by_status[status] += 1
-        if status in ("error", "rejected", "changed"):
+        if status in ("error", "rejected", "changed", "held"):
             self.bar.write(f"{name}: {status}: {_short(detail)}", file=self.out)
         self.bar.set_postfix_str(_counts(self.by_status), refresh=False)
         self.bar.update(1)
@@ -371,7 +371,7 @@ def _process(
 ) -> int:
     from ..contract.verdict import verdict_path
     from ..intake.reader import FileChanged
-    from ..pipeline.process import Options
+    from ..pipeline.process import MachineFault, Options
     from ..pipeline.work import handle_photo
 
     out = sys.stdout
@@ -402,6 +402,10 @@ def _process(
                     verdict = handle_photo(pipeline, photo, target, options)
                 except FileChanged as exc:
                     progress.photo(name, "changed", f"{exc}; run backfill again", None)
+                    continue
+                except MachineFault as exc:  # no verdict: the machine, not the photo
+                    progress.photo(name, "held", f"{exc}; run backfill again once fixed", None)
+                    problems.append(f"  {name}: held: {_short(str(exc))}")
                     continue
                 if verdict is None:
                     progress.photo(name, "abandoned", "stopped before its verdict", None)

@@ -31,7 +31,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..contract.request import parse_request
     from ..contract.verdict import encode
     from ..engines import EngineSet
-    from ..pipeline.process import Options, Pipeline, Setup
+    from ..pipeline.process import MachineFault, Options, Pipeline, Setup
     from ..rules.loader import load_rules
     from ..service.logs import setup_logging
 
@@ -50,6 +50,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         pipeline = Pipeline(Setup.from_config(config, load_rules(config.rules), engines, root))
         options = Options(modify=False, wait_for_request=False, record=False)
         verdict = pipeline.process(args.photo.absolute(), options, request)
+    except MachineFault as exc:  # no verdict: the machine, not the photo
+        print(f"proofwatch: no verdict: {exc}", file=sys.stderr)
+        return EXIT_NOT_PASS
     finally:
         engines.close()
     sys.stdout.write(encode(verdict).decode())
