@@ -24,7 +24,8 @@ from daemon_process import RunningDaemon, drop_photo, start_daemon  # noqa: E402
 from ollama_server import FakeOllama  # noqa: E402
 from proofwatch.config import Config  # noqa: E402
 from proofwatch.engines import EngineSet  # noqa: E402
-from proofwatch.pipeline.process import Options, Pipeline, Setup  # noqa: E402
+from proofwatch.pipeline.process import Pipeline  # noqa: E402
+from proofwatch.pipeline.setup import Options, Setup  # noqa: E402
 from proofwatch.rules.loader import load_rules  # noqa: E402
 
 RULES = HERE.parent / "tests" / "rules_presence"

@@ -38,7 +38,8 @@ from ollama_server import FakeOllama  # noqa: E402
 from proofwatch.config import Config, IntakeConfig, OllamaConfig  # noqa: E402
 from proofwatch.engines import EngineSet  # noqa: E402
 from proofwatch.engines.image import encode_jpeg, prepare  # noqa: E402
-from proofwatch.pipeline.process import Options, Pipeline, Setup  # noqa: E402
+from proofwatch.pipeline.process import Pipeline  # noqa: E402
+from proofwatch.pipeline.setup import Options, Setup  # noqa: E402
 from proofwatch.vocabulary import Request  # noqa: E402
 
 SIZE = (4000, 3000)  # 12 MP

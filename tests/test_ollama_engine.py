@@ -56,7 +56,9 @@ from proofwatch.engines.hosts import (
 from proofwatch.engines.image import draft_size, fit, prepare
 from proofwatch.engines.model import Failure, Health, ModelEngine, vote_side
 from proofwatch.engines.ollama import OllamaWire, keep_alive_value, load_options
-from proofwatch.pipeline.process import AwaitingModel, Options, Pipeline, Setup
+from proofwatch.pipeline.process import Pipeline
+from proofwatch.pipeline.setup import Options, Setup
+from proofwatch.pipeline.waits import AwaitingModel
 from proofwatch.tomlsource import SourceError
 from proofwatch.vocabulary import Request
 

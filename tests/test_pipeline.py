@@ -15,7 +15,8 @@ from ollama_server import FakeOllama, Reply
 from proofwatch.config import Config
 from proofwatch.contract.verdict import Verdict, verdict_path, write_verdict
 from proofwatch.engines import EngineSet
-from proofwatch.pipeline.process import Options, Pipeline, Setup
+from proofwatch.pipeline.process import Pipeline
+from proofwatch.pipeline.setup import Options, Setup
 from proofwatch.rules.loader import load_rules
 from proofwatch.state import StateStore
 from proofwatch.vocabulary import Request

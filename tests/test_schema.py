@@ -23,7 +23,8 @@ from proofwatch.config import Config
 from proofwatch.contract.request import RequestError, parse_request
 from proofwatch.contract.verdict import write_verdict
 from proofwatch.engines import EngineSet
-from proofwatch.pipeline.process import Options, Pipeline, Setup
+from proofwatch.pipeline.process import Pipeline
+from proofwatch.pipeline.setup import Options, Setup
 from proofwatch.rules.loader import load_rules
 from proofwatch.state import StateStore
 from proofwatch.vocabulary import Request

@@ -326,7 +326,8 @@ def _foreign_owner(state_dir: Path) -> str | None:
 def _with_engines(config: Config, rules: RuleSet, folder: Path, args: argparse.Namespace) -> int:
     from ..engines import EngineSet
     from ..engines.ollama import RemoteHostRefused
-    from ..pipeline.process import Pipeline, Setup
+    from ..pipeline.process import Pipeline
+    from ..pipeline.setup import Setup
     from ..state import StateStore
 
     stop = threading.Event()
@@ -371,7 +372,8 @@ def _process(
 ) -> int:
     from ..contract.verdict import verdict_path
     from ..intake.reader import FileChanged
-    from ..pipeline.process import MachineFault, Options
+    from ..pipeline.setup import Options
+    from ..pipeline.waits import MachineFault
     from ..pipeline.work import handle_photo
 
     out = sys.stdout

@@ -31,7 +31,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..contract.request import parse_request
     from ..contract.verdict import encode
     from ..engines import EngineSet
-    from ..pipeline.process import MachineFault, Options, Pipeline, Setup
+    from ..pipeline.process import Pipeline
+    from ..pipeline.setup import Options, Setup
+    from ..pipeline.waits import MachineFault
     from ..rules.loader import load_rules
     from ..service.logs import setup_logging
 

@@ -454,7 +454,8 @@ def run_example(
 ) -> Outcome:
     """One example through the daemon's pipeline, restricted to its rule; nothing modified."""
     from ..pipeline.plan import choose
-    from ..pipeline.process import Options, Pipeline, Setup
+    from ..pipeline.process import Pipeline
+    from ..pipeline.setup import Options, Setup
     from ..state import StateStore
 
     if rule.asks_model:
@@ -494,7 +495,8 @@ def _seed_history(
     earlier: Sequence[str],
 ) -> str | None:
     """Record the earlier photos as the daemon would; a problem message if one is unusable."""
-    from ..pipeline.process import Options, Pipeline, Setup
+    from ..pipeline.process import Pipeline
+    from ..pipeline.setup import Options, Setup
     from ..vocabulary import Request
 
     history_config = config.with_overrides(watch=history)

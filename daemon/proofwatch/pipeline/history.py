@@ -24,7 +24,7 @@ from ..contract.verdict import QUARANTINED, VERDICT_SUFFIX, metadata_from_block,
 from ..engines.image import open_checked, upright_copy
 from ..intake.reader import read_photo
 from ..state import Record, StateStore
-from .process import Settings
+from .setup import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import imagehash
-from PIL import Image
 
-from ..config import Config
 from ..contract.request import RequestError, read_request
 from ..contract.verdict import (
     QUARANTINED,
@@ -30,130 +27,24 @@ from ..contract.verdict import (
     summarize,
     verdict_path,
 )
-from ..engines import EngineError, EngineSet, EngineUnavailable, matcher
-from ..engines.base import ModelDown, ModelWait
+from ..engines import EngineSet
+from ..engines.base import ModelWait
 from ..engines.image import ImageRejected, open_checked, upright_copy
 from ..intake.reader import FileChanged, Rejected
 from ..metadata import PhotoMetadata
 from ..quality import retake_hints
-from ..rules.decide import Facts, Similarity, decide
-from ..rules.loader import RuleSet
-from ..rules.model import Rule
+from ..rules.decide import Facts, decide
 from ..state import StateStore
 from ..strip import StripError, UnsupportedFormat
-from ..vocabulary import Hint, Question, Reading, ReasonCode, Request, RuleResult, Status
-from .faults import Fault, machine_fault
+from ..vocabulary import Hint, ReasonCode, Request, RuleResult, Status
+from .ask import ask, match_references, select
+from .faults import machine_fault
 from .held import hide
 from .in_place import quarantine, strip_photo
-from .plan import plan
+from .setup import Options, Setup
+from .waits import AwaitingModel, AwaitingRequest, MachineFault, Postponed
 
 log = logging.getLogger(__name__)
-
-
-class Postponed(Exception):
-    """Set the photo aside and take it again later, holding no worker meanwhile: it is
-    already stripped (privacy first), and a verdict now would be wrong or lost.
-
-    `retry_after`: seconds until it is worth taking again (None: when its trigger comes,
-    e.g. the request sidecar); `since`: when the cause began (monotonic), which bounds the
-    wait."""
-
-    def __init__(self, reason: str, retry_after: float | None = None, since: float | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.since = since
-
-
-class AwaitingRequest(Postponed):
-    """The photo's rules need its request, which has not arrived yet: taken again when the
-    sidecar appears or the request wait ends."""
-
-
-class AwaitingModel(Postponed):
-    """The model server is busy or down: taken again after `retry_after`, and given
-    `error` once it has waited model_wait (Options.model_since tells since when)."""
-
-
-class MachineFault(Postponed):
-    """A fault of the machine, not of the photo (disk full, read-only, I/O error, state
-    database unusable, verdict not writable): never a verdict. Taken again on backoff, or
-    at once when the fault clears; a photo not stripped yet waits hidden meanwhile."""
-
-    def __init__(self, fault: Fault, hidden: bool = False):
-        super().__init__(fault.describe())
-        self.fault = fault
-        self.hidden = hidden
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The few settings the pipeline needs, out of the whole configuration."""
-
-    root: Path  # the watched folder, resolved: photo paths in verdicts are relative to it
-    state_dir: Path  # where the quarantine is
-    verdict_dir: Path | None = None
-    max_file_size: int = 50_000_000
-    max_pixels: int = 100_000_000
-    quarantine: bool = True
-    image_side: int = 1600  # the largest copy any engine needs
-    model_wait: float = 600.0  # how long a photo waits for a busy or down model server
-
-    @classmethod
-    def from_config(cls, config: Config, root: Path | None = None) -> Settings:
-        """`root`: the watched folder when the config names none (a one-off check)."""
-        watch = config.watch if config.watch is not None else root
-        if watch is None:
-            raise ValueError("no watched folder to name photos against")
-        intake = config.intake
-        return cls(
-            root=watch.resolve(),
-            state_dir=config.state_dir,
-            verdict_dir=config.verdict_dir,
-            max_file_size=intake.max_file_size,
-            max_pixels=intake.max_pixels,
-            quarantine=intake.quarantine,
-            image_side=max(config.ollama.max_image_side, config.ocr.max_image_side),
-            model_wait=config.ollama.model_wait,
-        )
-
-    def relative(self, photo: Path) -> str:
-        """The photo's place below the watched folder, however the folder was named (relative,
-        through a symlink); the photo itself is not resolved: a symlink is rejected, not
-        followed."""
-        for candidate in (photo, photo.parent.resolve() / photo.name):
-            try:
-                return str(candidate.relative_to(self.root))
-            except ValueError:
-                continue
-        return photo.name
-
-
-@dataclass(frozen=True)
-class Setup:
-    """Everything a photo is judged with; swapped whole on reload, never edited."""
-
-    settings: Settings
-    rules: RuleSet
-    engines: EngineSet
-
-    @classmethod
-    def from_config(
-        cls, config: Config, rules: RuleSet, engines: EngineSet, root: Path | None = None
-    ) -> Setup:
-        return cls(Settings.from_config(config, root), rules, engines)
-
-
-@dataclass(frozen=True)
-class Options:
-    modify: bool = True  # strip the file in place (the daemon); False for `check`
-    wait_for_request: bool = False  # raise AwaitingRequest while a needed sidecar is missing
-    record: bool = True  # remember the photo (and its metadata facts) in the state store
-    waited: float = 0.0  # seconds the photo already waited for its request (for timings)
-    # True (the daemon): raise AwaitingModel and let the caller hold the photo; False (the
-    # one-off commands): wait here, in this thread, which has nothing else to do.
-    park: bool = False
-    model_since: float | None = None  # when this photo began waiting for the model (monotonic)
 
 
 class Pipeline:
@@ -436,82 +327,6 @@ def rejection_code(exc: Exception) -> ReasonCode:
     if message.startswith("it is "):  # intake.reader.describe_non_regular
         return "not_a_file"
     return "file_unreadable"
-
-
-def match_references(
-    ruleset: RuleSet, rules: Sequence[Rule], image: Image.Image
-) -> dict[str, list[Similarity]]:
-    """The CPU matcher's scores for each reference rule; the photo's features found once."""
-    wanted = [rule for rule in rules if rule.kind == "reference"]
-    if not wanted:
-        return {}
-    found = matcher.features(image)
-    return {
-        rule.name: [Similarity(matcher.LABEL, ruleset.galleries[rule.name].scores(found))]
-        for rule in wanted
-        if rule.name in ruleset.galleries
-    }
-
-
-def select(rules: RuleSet, relative: str, request: Request) -> tuple[list[Rule], list[str]]:
-    """The rules to run on a photo: those the request names (and the names it gave that no
-    rule has), else every rule whose `match` selects the photo's path."""
-    if request.rules is None:
-        return [rule for rule in rules.rules if rule.matches(relative)], []
-    by_name = rules.by_name()
-    chosen = [by_name[name] for name in request.rules if name in by_name]
-    return chosen, [name for name in request.rules if name not in by_name]
-
-
-def ask(
-    engines: EngineSet,
-    rules: Sequence[Rule],
-    image: Image.Image,
-    on_wait: Callable[[ModelWait], str],
-) -> tuple[dict[str, list[Reading]], dict[str, tuple[Status, str]]]:
-    """One call per engine with every question for it; readings per rule name.
-
-    Rules no engine could answer come back with the status and reason they get. A busy or
-    down model server goes to `on_wait`, which sets the photo aside (raises) or, once the
-    wait is over, gives the reason the rules get `error` with.
-    """
-    by_engine, reasons = plan(rules, engines.availability())
-    by_name = {rule.name: rule for rule in rules}
-    unanswerable = {name: (by_name[name].undecided, why) for name, why in reasons.items()}
-    readings: dict[str, list[Reading]] = {}
-    for name, engine_rules in by_engine.items():
-        questions = [Question(r.question_key, r.question_kind, r.question) for r in engine_rules]
-        engine = engines.engine(name)
-        try:
-            answers = engine.ask(image, questions)
-        except EngineUnavailable as exc:
-            fallback = [r for r in engine_rules if r.engine == "auto"]
-            if engines.mode != "auto":
-                # The model mode never falls back: a down server is waited for; a missing
-                # model is the operator's to fix, so `error` at once, saying how.
-                why = on_wait(exc) if isinstance(exc, ModelDown) else str(exc)
-                unanswerable.update({rule.name: ("error", why) for rule in engine_rules})
-                continue
-            # auto mode found the server gone: rules that may fall back are asked again
-            # (the model is marked down now, so the plan sends text rules to OCR); rules
-            # that named it themselves get the reason, which makes them review.
-            engines.mark_ollama_down(str(exc))
-            answers = {q.key: Reading(engine.label, (), f"{exc}") for q in questions}
-            if fallback:
-                more, more_reasons = ask(engines, fallback, image, on_wait)
-                readings.update(more)
-                unanswerable.update(more_reasons)
-                engine_rules = [r for r in engine_rules if r.engine != "auto"]
-        except ModelWait as exc:  # busy: the server is there, so every mode waits for it
-            why = on_wait(exc)
-            unanswerable.update({rule.name: ("error", why) for rule in engine_rules})
-            continue
-        except EngineError as exc:
-            unanswerable.update({rule.name: ("error", str(exc)) for rule in engine_rules})
-            continue
-        for rule in engine_rules:
-            readings.setdefault(rule.name, []).append(answers[rule.question_key])
-    return readings, unanswerable
 
 
 class _Timer:

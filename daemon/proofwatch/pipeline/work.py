@@ -19,7 +19,9 @@ from ..contract.verdict import Verdict, read_verdict, write_verdict
 from ..intake.names import is_ignored, is_photo_name
 from .faults import Fault, machine_fault
 from .held import held_photos
-from .process import MachineFault, Options, Pipeline
+from .process import Pipeline
+from .setup import Options
+from .waits import MachineFault
 
 log = logging.getLogger("proofwatch")
 
