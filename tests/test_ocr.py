@@ -193,6 +193,13 @@ def test_boxes_split_along_one_line_are_joined() -> None:
     assert max(ys) < 100
 
 
+def test_boxes_join_across_a_gap_of_under_three_heights_only() -> None:
+    near = [_quad(0, 0, 160, 80), _quad(360, 0, 460, 80)]  # a gap of 2.5 heights
+    far = [_quad(0, 0, 160, 80), _quad(440, 0, 540, 80)]  # 3.5 heights
+    assert len(joined_lines(near)) == 1
+    assert joined_lines(far) == []
+
+
 def test_vertical_lines_are_joined_along_their_direction() -> None:
     quads = [_quad(0, 0, 80, 150), _quad(5, 190, 85, 330), _quad(300, 0, 380, 150)]
     joined = joined_lines(quads)

@@ -56,6 +56,10 @@ REC_MIN_WIDTH = 160
 REC_BATCH = 8
 ORIENT_LINES = 8  # the largest lines, read both ways to settle the sheet's direction
 MAX_LINES = 24  # a photo of a printed page: read the largest lines only
+# Boxes on one line join across a gap under JOIN_GAP heights when their heights differ by
+# less than JOIN_HEIGHTS times (tune: 3.0 and 2.0 read one more code of 60 than 2.0 and 1.67).
+JOIN_GAP = 3.0
+JOIN_HEIGHTS = 2.0
 TORN = 0.08  # a line whose two directions score within this of each other keeps both
 # A second look on hard photos only: when no line read at `max_side` holds a run of at least
 # RETRY_DIGITS digits (a code split by the detector, or small writing missed), the detector
@@ -455,8 +459,9 @@ def _frame(quad: Quad) -> tuple[float, float, float, float, float]:
 def joined_lines(quads: Sequence[Quad]) -> list[Quad]:
     """Boxes the detector split along one line (a gap between handwritten digits), joined.
 
-    Two boxes join when they are about as high, their centres lie on one line within half a
-    height, and the gap between them is under two heights. Only joins of 2+ boxes are
+    Two boxes join when their heights are within `JOIN_HEIGHTS` of each other, their centres
+    lie on one line within half a height, and the gap between them is under `JOIN_GAP`
+    heights. Only joins of 2+ boxes are
     returned; the single boxes stay read as they are.
     """
     import cv2
@@ -475,7 +480,7 @@ def joined_lines(quads: Sequence[Quad]) -> list[Quad]:
         xi, yi, ai, li, hi = frames[i]
         for j in range(i + 1, n):
             xj, yj, _, lj, hj = frames[j]
-            if not 0.6 < hi / max(hj, 1e-6) < 1.67:
+            if not 1 / JOIN_HEIGHTS < hi / max(hj, 1e-6) < JOIN_HEIGHTS:
                 continue
             # Along and across the first box's direction (a short box's own is unreliable).
             angle = ai if li >= hi * 1.2 else frames[j][2]
@@ -484,7 +489,7 @@ def joined_lines(quads: Sequence[Quad]) -> list[Quad]:
             across = abs(-dx * math.sin(angle) + dy * math.cos(angle))
             height = max(hi, hj)
             gap = along - (li + lj) / 2
-            if across < 0.5 * height and gap < 2.0 * height:
+            if across < 0.5 * height and gap < JOIN_GAP * height:
                 parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
     for i in range(n):
