@@ -10,7 +10,7 @@ colours, blur, noise, JPEG), then cut out again by the product's own `segment()`
 learns the glyphs exactly as the engine will hand them over. An 11th class ("not a digit")
 learns two touching digits and blots, so a bad cut yields a doubt rather than a digit.
 
-Reproducible on 2 CPU cores: fixed seeds, deterministic torch, about two minutes.
+Reproducible on 2 CPU cores: fixed seeds, deterministic torch, about three minutes.
 Dev-only dependencies: torch (CPU), onnx, mlxtend. The product needs only onnxruntime.
 """
 
