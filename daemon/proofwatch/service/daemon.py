@@ -32,16 +32,9 @@ from ..intake.reader import FileChanged
 from ..intake.stability import StabilityWatch
 from ..pipeline.faults import backoff
 from ..pipeline.history import rebuilder
-from ..pipeline.process import (
-    AwaitingModel,
-    AwaitingRequest,
-    MachineFault,
-    Options,
-    Pipeline,
-    Postponed,
-    Settings,
-    Setup,
-)
+from ..pipeline.process import Pipeline
+from ..pipeline.setup import Options, Settings, Setup
+from ..pipeline.waits import AwaitingModel, AwaitingRequest, MachineFault, Postponed
 from ..pipeline.work import arrival_order, handle_photo, is_done, is_placeholder, walk_photos
 from ..rules.loader import RuleSet, load_rules
 from ..rules.references import PHOTO_SUFFIXES
