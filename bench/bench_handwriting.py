@@ -200,6 +200,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--split", choices=("tune", "report"), default="tune")
     parser.add_argument("--n", type=int, default=10, help="photos per kind (per family)")
     parser.add_argument(
+        "--n-right", type=int, default=None, help="photos of the right code per family (--n)"
+    )
+    parser.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        help="leave out the first N cases of each kind (fresh photos)",
+    )
+    parser.add_argument(
         "--n-seal", type=int, default=None, help="photos per kind for seals (default: --n)"
     )
     parser.add_argument(
@@ -213,7 +222,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--cache", type=Path, help="keep generated photos here and reuse them on the next run"
     )
     parser.add_argument("--misses", type=int, default=40, help="misses listed at most")
-    args = parser.parse_args([] if argv is None and __name__ != "__main__" else argv)
+    if argv is None and __name__ != "__main__":  # `make bench`: the report figures
+        photos = str(Path(__file__).parent / "out" / "photos")
+        argv = ["--split", "report", "--family", "mnist", "--family", "seal", "--n", "40",
+                "--n-right", "200", "--cache", photos]  # fmt: skip
+    args = parser.parse_args(argv)
 
     families = args.family or list(FAMILIES)
     kinds = tuple(args.kind or KINDS)
@@ -226,7 +239,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     for family in families:
         rule = load_rule(family)
         per_kind = counts[family] if counts[family] is not None else args.n
-        for case in build_cases(family, args.split, per_kind, kinds):
+        cases = [
+            case
+            for kind in kinds
+            for case in build_cases(
+                family,
+                args.split,
+                args.skip + (args.n_right if kind == "right" and args.n_right else per_kind),
+                (kind,),
+            )[args.skip :]
+        ]
+        for case in cases:
             begin = time.perf_counter()
             photo = cached_photo(case, args.cache)
             if args.save:

@@ -22,6 +22,7 @@ MODULES = (
     "bench_intake",
     "bench_model",
     "bench_ocr",
+    "bench_handwriting",
     "bench_reference",
 )
 
