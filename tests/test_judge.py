@@ -55,10 +55,12 @@ def test_a_hesitation_on_the_differing_digit_is_review() -> None:
     assert verdict.status == "review"
 
 
-def test_fail_can_require_both_readers() -> None:
-    t = Thresholds(fail_agree=2)
-    assert judge([_read("48218", agree=1)], "48213", CODE, t).status == "review"
-    assert judge([_read("48218", agree=1)], "48213", CODE).status == "fail"
+def test_fail_needs_both_readers_by_default() -> None:
+    """One reader alone, however sure, is not enough to tell a wearer the code is wrong."""
+    assert judge([_read("48218", agree=1)], "48213", CODE).status == "review"
+    assert judge([_read("48218", agree=2)], "48213", CODE).status == "fail"
+    one_will_do = Thresholds(fail_agree=1)
+    assert judge([_read("48218", agree=1)], "48213", CODE, one_will_do).status == "fail"
 
 
 def test_the_expected_code_anywhere_wins_over_another_number() -> None:
