@@ -101,3 +101,12 @@ def test_proofwatch_status_shows_a_fault_of_the_machine() -> None:
     fault = {"what": "no space left: /srv/uploads", "photos_waiting": 2, "since": 0.0}
     shown = format_status({"updated_at": 0.0, "machine_faults": [fault]}, now=1.0)
     assert "FAULT:     no space left: /srv/uploads; 2 photo(s) wait" in shown
+
+
+def test_status_says_how_many_photos_are_set_aside_and_why() -> None:
+    from proofwatch.service.status_file import format_status
+
+    status = {"updated_at": 0.0, "awaiting_request": 2, "awaiting_model": 5, "awaiting_machine": 0}
+    shown = format_status(status, now=1.0)
+    assert "set aside: 2 for their request, 5 for the model server" in shown
+    assert "set aside" not in format_status({"updated_at": 0.0}, now=1.0)

@@ -55,6 +55,14 @@ def read_status(state_dir: Path) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
+def _set_aside(status: dict[str, Any]) -> str:
+    """Photos parked without a verdict yet, and for what (empty when none)."""
+    causes = (("awaiting_request", "their request"), ("awaiting_model", "the model server"),
+              ("awaiting_machine", "a fault of the machine"))  # fmt: skip
+    waiting = [f"{status[key]} for {what}" for key, what in causes if status.get(key)]
+    return f"; set aside: {', '.join(waiting)}" if waiting else ""
+
+
 def format_status(status: dict[str, Any], now: float | None = None) -> str:
     """The status file as a person reads it."""
     now = time.time() if now is None else now
@@ -65,7 +73,8 @@ def format_status(status: dict[str, Any], now: float | None = None) -> str:
         f"proofwatch {status.get('version', '?')} (pid {status.get('pid', '?')}), "
         f"{'running' if age < 30 else f'not updated for {age:.0f}s (stopped?)'}",
         f"watching:  {status.get('watching')} ({status.get('watch_mode')})",
-        f"queue:     {status.get('queued', 0)} waiting, {status.get('in_flight', 0)} in progress",
+        f"queue:     {status.get('queued', 0)} waiting, {status.get('in_flight', 0)} in progress"
+        + _set_aside(status),
         "done:      "
         + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing yet")
         + " (this run)",
