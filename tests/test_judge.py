@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from proofwatch.rules.judge import Thresholds, judge
+from proofwatch.rules.judge import THRESHOLDS, Thresholds, judge
 from proofwatch.vocabulary import Candidate, Char
 
 CODE = r"\d{5}"
@@ -121,3 +121,10 @@ def test_two_readers_agreeing_on_another_code_need_less_certainty_to_fail() -> N
     assert judge([_read("48218", p=0.85, agree=2)], "48213", CODE).status == "fail"
     assert judge([_read("48218", p=0.85, agree=1)], "48213", CODE).status == "review"
     assert judge([_read("48218", p=0.75, agree=2)], "48213", CODE).status == "review"
+
+
+def test_printed_numbers_may_fail_on_one_reader() -> None:
+    """The digit CNN knows handwriting only: a seal's printed number has one reader."""
+    one = _read("4471903", agree=1)
+    assert judge([one], "4471902", r"\d{7}", THRESHOLDS["handwriting"]).status == "review"
+    assert judge([one], "4471902", r"\d{7}", THRESHOLDS["print"]).status == "fail"

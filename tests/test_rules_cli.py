@@ -71,7 +71,8 @@ def test_check_reports_every_problem_in_every_file(
     assert code == 1
     assert out.splitlines() == [
         f"{code_rule}:14: tolerence: unknown key for a text rule (known: answer, description, "
-        "engine, examples, expect, kind, match, name, normalize, question, tolerance, undecided)",
+        "engine, examples, expect, kind, match, name, normalize, question, tolerance, undecided, "
+        "writing)",
         f"{folder / 'device-visible.toml'}:15: examples[1].photo: no such photo: "
         "examples/blank.jpg",
         f'{fresh}:8: max_age: \'4 hours\' is not a duration (use e.g. "5s", "10m", "4h")',

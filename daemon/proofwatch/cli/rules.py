@@ -204,6 +204,7 @@ _STARTERS: dict[str, tuple[dict[str, Any], list[tuple[str, str]], str]] = {
             "expect": "request.expect.code",
             "normalize": ["digits", "strip-spaces", "strip-dashes"],
             "tolerance": 0,
+            "writing": "handwriting",
             "engine": "auto",
             "undecided": "review",
         },
@@ -229,6 +230,11 @@ _STARTERS: dict[str, tuple[dict[str, Any], list[tuple[str, str]], str]] = {
                 "(O->0, I/l->1, S->5, B->8, Z->2), strip-spaces, strip-dashes, upper, lower.",
             ),
             ("tolerance", "How many characters may differ (edit distance, 0 to 3) and pass."),
+            (
+                "writing",
+                "handwriting or print. The embedded OCR fails a code only when both of its "
+                "readers read another one; only one of them reads print (a seal's number).",
+            ),
             _ENGINE,
             _UNDECIDED,
         ],

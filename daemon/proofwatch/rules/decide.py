@@ -14,7 +14,7 @@ from typing import Any
 
 from ..metadata import PhotoMetadata
 from ..vocabulary import Reading, ReasonCode, Request, RuleResult, Status, worst
-from .judge import judge
+from .judge import THRESHOLDS, judge
 from .model import Rule
 from .normalize import edit_distance, normalize
 
@@ -135,7 +135,7 @@ def decide_text(rule: Rule, request: Request, reading: Reading) -> RuleResult:
         return result(rule.undecided, "expected_value_invalid", detail, fitting[0])
     if reading.candidates and rule.tolerance == 0:
         # The engine said how sure it is of each character: judge on that.
-        judged = judge(reading.candidates, expected, rule.answer)
+        judged = judge(reading.candidates, expected, rule.answer, THRESHOLDS[rule.writing])
         status = rule.undecided if judged.status == "review" else judged.status
         return result(status, judged.reason_code, judged.detail, judged.observed)
     best = min(fitting, key=lambda value: edit_distance(value, expected))

@@ -20,13 +20,13 @@ from ..tomlsource import KeyLines, SourceError, parse, raise_any
 from ..units import parse_duration
 from ..vocabulary import STATUSES
 from . import references as reference_photos
-from .model import Example, Rule
+from .model import WRITING, Example, Rule
 from .normalize import STEPS
 
 KINDS = ("text", "presence", "metadata", "duplicate", "reference")
 COMMON = {"name", "description", "kind", "match", "undecided", "examples"}
 BY_KIND = {
-    "text": {"question", "answer", "expect", "normalize", "tolerance", "engine"},
+    "text": {"question", "answer", "expect", "normalize", "tolerance", "engine", "writing"},
     "presence": {"question", "expect", "engine"},
     "metadata": {"max_age", "clock_skew", "require_camera", "min_width", "min_height"},
     "duplicate": {"max_distance"},
@@ -234,6 +234,10 @@ def _text_fields(f: _Fields) -> dict[str, Any]:
     tolerance = f.get("tolerance", int, 0)
     if not 0 <= tolerance <= MAX_TOLERANCE:
         f.error("tolerance", f"must be between 0 and {MAX_TOLERANCE} (edits allowed)")
+    writing = f.get("writing", str, "handwriting")
+    if writing not in WRITING:
+        f.error("writing", f"must be one of {', '.join(WRITING)}, not {writing!r}")
+        writing = "handwriting"
     return {
         "question": _question(f),
         "answer": answer,
@@ -241,6 +245,7 @@ def _text_fields(f: _Fields) -> dict[str, Any]:
         "normalize": tuple(step for step in normalize if isinstance(step, str) and step in STEPS),
         "tolerance": tolerance,
         "engine": _engine(f, "text"),
+        "writing": writing,
     }
 
 

@@ -11,6 +11,8 @@ from ..vocabulary import QuestionKind, Status
 RuleKind = Literal["text", "presence", "metadata", "duplicate", "reference"]
 EngineChoice = Literal["auto", "ollama", "ocr", "both", "cpu"]
 MODEL_KINDS = ("text", "presence")
+Writing = Literal["handwriting", "print"]
+WRITING: tuple[Writing, ...] = ("handwriting", "print")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class Rule:
     expect: str = ""  # "request.expect.<key>", or empty: extract only
     normalize: tuple[str, ...] = ()
     tolerance: int = 0
+    writing: Writing = "handwriting"  # how the code is written: the OCR judges print apart
     # presence
     expect_present: bool = True
     # metadata
