@@ -9,10 +9,16 @@ import warnings
 from PIL import Image, ImageOps
 
 from ..imaging import open_lazy
+from ..vocabulary import ReasonCode
 
 
 class ImageRejected(Exception):
-    """The bytes do not decode to a usable image; the message is for a person."""
+    """The bytes do not decode to a usable image; the message is for a person, and
+    `reason_code` for a program."""
+
+    def __init__(self, message: str, reason_code: ReasonCode = "damaged_image"):
+        super().__init__(message)
+        self.reason_code: ReasonCode = reason_code
 
 
 def open_checked(data: bytes, max_pixels: int) -> Image.Image:
@@ -23,13 +29,13 @@ def open_checked(data: bytes, max_pixels: int) -> Image.Image:
             image = open_lazy(data)
             width, height = image.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected("the image is a decompression bomb (too many pixels)") from exc
+        bomb = "the image is a decompression bomb (too many pixels)"
+        raise ImageRejected(bomb, "too_large") from exc
     except Exception as exc:  # Pillow raises many types on hostile input
         raise ImageRejected(f"the image cannot be decoded ({type(exc).__name__})") from exc
     if width <= 0 or height <= 0 or width * height > max_pixels:
-        raise ImageRejected(
-            f"the image has {width}x{height} pixels, over the limit of {max_pixels} pixels"
-        )
+        too_many = f"the image has {width}x{height} pixels, over the limit of {max_pixels} pixels"
+        raise ImageRejected(too_many, "too_large")
     return image
 
 

@@ -8,9 +8,16 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..vocabulary import ReasonCode
+
 
 class Rejected(Exception):
-    """The file is not a usable photo; the message says why, for a person."""
+    """The file is not a usable photo; the message says why, for a person, and
+    `reason_code` for a program."""
+
+    def __init__(self, message: str, reason_code: ReasonCode = "file_unreadable"):
+        super().__init__(message)
+        self.reason_code: ReasonCode = reason_code
 
 
 class FileChanged(Exception):
@@ -58,11 +65,12 @@ def read_photo(path: Path, max_size: int) -> tuple[bytes, Snapshot, int]:
         raise Rejected(f"the file cannot be examined ({exc.strerror})") from None
     problem = describe_non_regular(before.st_mode)
     if problem:
-        raise Rejected(problem)
+        raise Rejected(problem, "not_a_file")
     if before.st_size == 0:
-        raise Rejected("the file is empty (0 bytes)")
+        raise Rejected("the file is empty (0 bytes)", "empty_file")
     if before.st_size > max_size:
-        raise Rejected(f"the file is {before.st_size} bytes, over the limit of {max_size}")
+        message = f"the file is {before.st_size} bytes, over the limit of {max_size}"
+        raise Rejected(message, "too_large")
     # O_NONBLOCK: if the name was swapped for a FIFO after lstat, open must not hang.
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
@@ -74,8 +82,10 @@ def read_photo(path: Path, max_size: int) -> tuple[bytes, Snapshot, int]:
     try:
         st = os.fstat(fd)
         problem = describe_non_regular(st.st_mode)
-        if problem or (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino):
-            raise Rejected(problem or "the file was replaced while it was being opened")
+        if problem:
+            raise Rejected(problem, "not_a_file")
+        if (st.st_dev, st.st_ino) != (before.st_dev, before.st_ino):
+            raise Rejected("the file was replaced while it was being opened")
         # One read of the expected size (plus one byte, to notice growth) is the common
         # case; the loop only goes on for a file that is still being written.
         chunks = []
@@ -95,9 +105,10 @@ def read_photo(path: Path, max_size: int) -> tuple[bytes, Snapshot, int]:
             os.close(fd)
     data = b"".join(chunks)  # a single chunk is returned as it is, not copied
     if len(data) > max_size:
-        raise Rejected(f"the file grew past the limit of {max_size} bytes while being read")
+        message = f"the file grew past the limit of {max_size} bytes while being read"
+        raise Rejected(message, "too_large")
     if not data:
-        raise Rejected("the file is empty (0 bytes)")
+        raise Rejected("the file is empty (0 bytes)", "empty_file")
     return data, Snapshot.of(st), stat.S_IMODE(st.st_mode)
 
 

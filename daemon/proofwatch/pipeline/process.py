@@ -35,7 +35,7 @@ from ..metadata import PhotoMetadata
 from ..quality import retake_hints
 from ..rules.decide import Facts, decide
 from ..state import StateStore
-from ..strip import StripError, UnsupportedFormat
+from ..strip import StripError
 from ..vocabulary import Hint, ReasonCode, Request, RuleResult, Status
 from .ask import ask, match_references, select
 from .faults import machine_fault
@@ -312,21 +312,9 @@ def _unanswered(rule: str, status: Status, why: str) -> RuleResult:
 
 
 def rejection_code(exc: Exception) -> ReasonCode:
-    """Why a file is no usable photo. The stages' exceptions carry prose for a person; the
-    kind of exception and the reader's wording (pinned by tests/test_reason_codes.py) tell
-    the cause."""
-    message = str(exc)
-    if "is empty" in message:
-        return "empty_file"
-    if "the limit" in message or "decompression bomb" in message:
-        return "too_large"
-    if isinstance(exc, UnsupportedFormat):
-        return "not_an_image"
-    if isinstance(exc, (StripError, ImageRejected)):
-        return "damaged_image"
-    if message.startswith("it is "):  # intake.reader.describe_non_regular
-        return "not_a_file"
-    return "file_unreadable"
+    """Why a file is no usable photo: the stage that refused it said so."""
+    code: ReasonCode = getattr(exc, "reason_code", "file_unreadable")
+    return code
 
 
 class _Timer:

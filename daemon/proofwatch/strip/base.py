@@ -7,6 +7,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+from ..vocabulary import ReasonCode
+
 # How many leading bytes format detection looks at.
 SNIFF_BYTES = 64
 
@@ -14,9 +16,11 @@ SNIFF_BYTES = 64
 class StripError(Exception):
     """The file cannot be stripped safely. The message is for a person and names no metadata."""
 
+    reason_code: ReasonCode = "damaged_image"
+
 
 class UnsupportedFormat(StripError):
-    pass
+    reason_code: ReasonCode = "not_an_image"
 
 
 class MalformedImage(StripError):
