@@ -89,6 +89,28 @@ def choose_shot(rng: Rng) -> Shot:
     )
 
 
+@dataclass(frozen=True)
+class Framing:
+    """A shot, its upright and working sizes, and how tall the writing is drawn in it."""
+
+    shot: Shot
+    view: tuple[int, int]
+    work: tuple[int, int]
+    height_work: float  # the writing's height in the working image
+    glyph: float  # the height it is drawn at, before it is laid into the photo
+
+
+def framing(rng: Rng, share: tuple[float, float], glyph: tuple[float, float]) -> Framing:
+    """Choose the shot, then the writing's height as a share of the photo's short side
+    (log-uniform in `share`: a whole sheet to a close-up), drawn at about the size it is
+    seen, within `glyph` pixels."""
+    shot = choose_shot(rng)
+    view = view_size(shot)
+    work = work_size(view)
+    height_work = float(np.exp(rng.uniform(np.log(share[0]), np.log(share[1])))) * min(work)
+    return Framing(shot, view, work, height_work, float(np.clip(height_work, *glyph)))
+
+
 def work_size(view: tuple[int, int]) -> tuple[int, int]:
     """The working size for a photo viewed upright at `view` (width, height)."""
     scale = min(1.0, WORK_SIDE / max(view))

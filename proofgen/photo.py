@@ -203,13 +203,9 @@ def handwritten_photo(code: str, seed: int, split: mnist.Split) -> tuple[bytes, 
     Digits come only from the MNIST rows of `split`. Deterministic in (code, seed, split).
     """
     rng = np.random.default_rng([seed, 0x5EED])
-    shot = camera.choose_shot(rng)
-    view = camera.view_size(shot)
-    work = camera.work_size(view)
-    # Digit height against the photo's short side: small (a whole sheet) to large (close-up).
-    share = float(np.exp(rng.uniform(np.log(0.035), np.log(0.16))))
-    height_work = share * min(work)
-    glyph = float(np.clip(height_work, 40, 200))  # drawn at about the size it is seen
+    framed = camera.framing(rng, (0.035, 0.16), (40, 200))
+    shot, view, work = framed.shot, framed.view, framed.work
+    height_work, glyph = framed.height_work, framed.glyph
     pen_index = int(rng.choice(len(PENS), p=_PEN_WEIGHTS))
     pen, ink_rgb, thresholds, opacities = PENS[pen_index]
     ballpoint = "felt" not in pen

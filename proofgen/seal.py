@@ -163,12 +163,9 @@ def _bend(rng: Rng, rgb: Array, alpha: Array) -> tuple[Array, Array, float]:
 def seal_photo(number: str, seed: int) -> tuple[bytes, SealInfo]:
     """A phone photo (camera JPEG bytes) of a seal printed with `number` ("" for none)."""
     rng = np.random.default_rng([seed, 0x5EA1])
-    shot = camera.choose_shot(rng)
-    view = camera.view_size(shot)
-    work = camera.work_size(view)
-    share = float(np.exp(rng.uniform(np.log(0.04), np.log(0.15))))
-    height_work = share * min(work)
-    glyph = float(np.clip(height_work, 30, 160))
+    framed = camera.framing(rng, (0.04, 0.15), (30, 160))
+    shot, view, work = framed.shot, framed.view, framed.work
+    height_work, glyph = framed.height_work, framed.glyph
     rgb, alpha, box, colour, style = _tag(rng, number, glyph)
     rgb, alpha, pad = _bend(rng, rgb, alpha)
     box = (box[0], box[1], box[2], box[3] + 2 * pad)  # the arc moves the number up or down
