@@ -63,6 +63,11 @@ def _samples(now: datetime) -> list[tuple[str, bytes, dict[str, Any], str]]:
     def request(ident: str, code: str) -> dict[str, Any]:
         return {"id": ident, "rules": rules, "expect": {"code": code}, "issued_at": issued}
 
+    def device_request(ident: str, device: str) -> dict[str, Any]:
+        return {"id": ident, "rules": ["device-match"], "expect": {"device": device}}
+
+    # A photo of a device registered in rules/references/devices (its own example photo).
+    device = Path("rules/examples/devices/motorcycle.jpg").read_bytes()
     right = proof_jpeg("48213", seed=12, camera=fresh)
     off_by_one = proof_jpeg("48218", seed=8, camera=fresh)
     stale = proof_jpeg("60572", seed=9, camera=old)
@@ -76,6 +81,10 @@ def _samples(now: datetime) -> list[tuple[str, bytes, dict[str, Any], str]]:
         ("IMG_1001-again.jpg", right, request("control-1005", "48213"),
          "the first photo submitted again"),
         ("notes.jpg", b"just some text\n", request("control-1006", "11111"), "not an image at all"),
+        ("devices/IMG_2001.jpg", device, device_request("device-2001", "motorcycle"),
+         "the registered motorcycle, as the request names it"),
+        ("devices/IMG_2002.jpg", device, device_request("device-2002", "rocket"),
+         "the motorcycle, where the request names the rocket"),
     ]  # fmt: skip
 
 
@@ -103,10 +112,11 @@ def main() -> int:
         print(f"daemon running (pid {daemon.pid}), watching {uploads}; dropping photos...\n")
         rows = []
         for name, data, request, what in _samples(datetime.now().astimezone()):
-            photo = drop_photo(uploads, name, data, request)
+            where = uploads / name
+            photo = drop_photo(where.parent, where.name, data, request)
             verdict = _wait_verdict(photo, daemon)
             rows.append((name, what, verdict))
-            print(f"  {verdict['status'].upper():9} {name:20} {what}")
+            print(f"  {verdict['status'].upper():9} {name:22} {what}")
             print(f"            {verdict['reason']}")
         first = rows[0][2]
         print("\nThe first verdict in full (uploads/IMG_1001.jpg.verdict.json):")

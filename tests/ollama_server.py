@@ -314,7 +314,9 @@ class FakeOllama:
             return "{}"
         out = {}
         for key, spec in schema.get("properties", {}).items():
-            default = "unsure" if "enum" in spec else ""
+            # A grammar-bound model answers within the enum: "unsure", else its last choice.
+            choices = spec.get("enum") or [""]
+            default = "unsure" if "unsure" in choices else choices[-1]
             out[key] = self.answers.get(key, default)
         return json.dumps(out)
 

@@ -55,7 +55,7 @@ def config(url: str, **changes: Any) -> ModelConfig:
 
 
 def test_the_real_server_enforces_the_nested_json_schema(server: str) -> None:
-    body = request_body(config(server), b"", [PRESENCE])
+    body = request_body(config(server), [b""], [PRESENCE])
     body["messages"][1]["content"] = body["messages"][1]["content"][:1]  # text: no vision
     with httpx.Client(trust_env=False, timeout=120) as client:
         reply = client.post(f"{server}/v1/chat/completions", json=body)
@@ -82,7 +82,7 @@ def test_a_server_that_cannot_read_images_is_seen_at_start_and_photos_wait(serve
 
 def test_a_reply_slower_than_the_timeout_is_a_transient_failure(server: str) -> None:
     wire = OpenAIWire(config(server, timeout=0.05))
-    body = request_body(config(server), b"", [PRESENCE])
+    body = request_body(config(server), [b""], [PRESENCE])
     body["messages"][1]["content"] = "Count from one to fifty in words."
     body.pop("response_format")
     body["max_tokens"] = 64

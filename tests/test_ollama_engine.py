@@ -294,7 +294,8 @@ def test_one_call_carries_every_question_with_fixed_options(
     assert body["options"] == {
         "temperature": 0,
         "seed": 7,
-        "num_ctx": 4096,  # 58x58 image tokens of a 1600 px square, prompt and 128 fit
+        # 58x58 image tokens of a 1600 px square, 37x37 of a reference sheet, prompt, 128
+        "num_ctx": 6144,
         "repeat_penalty": 1.05,
         "num_predict": 128,  # the cap: two text answers and a presence one would want 184
     }

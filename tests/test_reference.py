@@ -154,7 +154,7 @@ def test_reference_photos_are_checked_stripped_and_named_in_errors(tmp_path: Pat
     (blank / "front.jpg").unlink()
     _textured(3).save(blank / "front.jpg")
     rules = load_rules(tmp_path)
-    assert sorted(rules.galleries["device-match"].names) == ["cage-a", "cage-b"]
+    assert sorted(rules.references["device-match"].gallery.names) == ["cage-a", "cage-b"]
     assert b"PhoneMaker" not in (good / "front.jpg").read_bytes()
 
 

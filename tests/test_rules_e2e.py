@@ -17,7 +17,7 @@ from proofgen.samples import Camera, draw_code, to_jpeg
 from conftest import StartDaemon
 from daemon_process import RULES, drop_photo
 from ollama_server import FakeOllama, text_sent
-from proofwatch.rules.loader import load_rules
+from proofwatch.rules.loader import check_rules, load_rules
 
 CET = timezone(timedelta(hours=1))
 TAKEN = datetime(2026, 11, 22, 10, 41, 7, tzinfo=CET)
@@ -173,3 +173,63 @@ def test_hot_reload_a_broken_edit_and_sighup(
         assert time.monotonic() < deadline, daemon.log()
         time.sleep(0.05)
     assert verdict("d.jpg")["rules_digest"] == second
+
+
+def test_device_match_by_the_matcher_and_the_vision_model_and_references_reloaded(
+    tmp_path: Path, run_daemon: StartDaemon, fake_ollama: FakeOllama
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    rule_file = rules / "device-match.toml"
+    rule_file.write_text(rule_file.read_text().replace('engine = "auto"', 'engine = "both"'))
+    photo = (rules / "examples" / "devices" / "motorcycle.jpg").read_bytes()
+    # The sheet's letters follow the folders' names: coffee-cup A, motorcycle B, rocket C.
+    fake_ollama.answers = {"device_match": "B"}
+    daemon = run_daemon(config_body=ollama_config(fake_ollama), rules=rules)
+    devices = daemon.watch / "devices"
+
+    def verdict(name: str, device: str) -> dict[str, Any]:
+        request = {"rules": ["device-match"], "expect": {"device": device}}
+        photo_in = drop_photo(devices, name, photo, request)
+        result: dict[str, Any] = daemon.wait_for_verdict(photo_in)["rules"][0]
+        return result
+
+    # The matcher and the model both see the motorcycle: pass, with both engines named.
+    agreed = verdict("a.jpg", "motorcycle")
+    assert (agreed["status"], agreed["reason_code"]) == ("pass", "device_matches"), agreed
+    assert agreed["engine"] == "cpu:sift+ollama:qwen2.5vl:7b"
+    [chat] = fake_ollama.chat_requests()
+    sent, sheet = fake_ollama.images()
+    assert max(sheet.size) <= 1024 and sheet.size != sent.size
+    words = text_sent(chat)
+    for name in ("coffee-cup", "motorcycle", "rocket"):
+        assert name not in words, f"an object's name reached the model: {words}"
+    assert chat.body["format"]["properties"]["device_match"]["enum"] == ["A", "B", "C", "none"]
+
+    # The model picks the rocket: the engines disagree, and a person looks.
+    fake_ollama.answers = {"device_match": "C"}
+    torn = verdict("b.jpg", "motorcycle")
+    assert (torn["status"], torn["reason_code"]) == ("review", "engines_disagree"), torn
+
+    # The vision model alone (an edited rule, reloaded): its pick decides.
+    start = check_rules(rules).digest
+    rule_file.write_text(rule_file.read_text().replace('engine = "both"', 'engine = "ollama"'))
+    daemon.wait_for_log(f"(digest {check_rules(rules).digest})")
+    wrong = verdict("c.jpg", "motorcycle")
+    assert (wrong["status"], wrong["reason_code"]) == ("fail", "wrong_device"), wrong
+    assert wrong["observed"] == {"object": "rocket"}
+
+    # Reference photos change without a restart: the motorcycle registered as "scooter".
+    rule_file.write_text(rule_file.read_text().replace('engine = "ollama"', 'engine = "cpu"'))
+    (rules / "references" / "devices" / "motorcycle").rename(
+        rules / "references" / "devices" / "scooter"
+    )
+    renamed = check_rules(rules).digest
+    assert renamed != start
+    daemon.wait_for_log(f"(digest {renamed})")
+    gone = verdict("d.jpg", "motorcycle")
+    assert (gone["status"], gone["reason_code"]) == ("review", "expected_value_invalid"), gone
+    assert "registered: coffee-cup, rocket, scooter" in gone["detail"]
+    found = verdict("e.jpg", "scooter")
+    assert (found["status"], found["engine"]) == ("pass", "cpu:sift"), found
+    assert len(fake_ollama.chat_requests()) == 3  # the CPU rule asked the model nothing

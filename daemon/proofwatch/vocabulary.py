@@ -145,8 +145,9 @@ class Hint:
 
 # -- what an engine is asked, and what it reports: readings, never judgements
 
-QuestionKind = Literal["text", "presence"]
+QuestionKind = Literal["text", "presence", "reference"]
 PRESENCE_ANSWERS = ("yes", "no", "unsure")
+NO_CHOICE = "none"  # a reference question's answer when none of the labelled objects is seen
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,10 @@ class Question:
     key: str  # the answer's field name; unique per photo
     kind: QuestionKind
     prompt: str
+    # reference questions: the neutral labels to choose from, and the JPEG of the sheet
+    # that shows each labelled object's reference photos (never the objects' names)
+    choices: tuple[str, ...] = ()
+    sheet: bytes | None = None
 
 
 DIGITS = "0123456789"

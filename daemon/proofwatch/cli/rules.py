@@ -431,7 +431,7 @@ def cmd_test(args: argparse.Namespace) -> int:
             print(f"proofwatch: Ollama is not usable: {engines.ollama_problem()}", file=sys.stderr)
             return EXIT_USAGE
         print(f"{folder}: {_engine_line(engines)}")
-        rules = RuleSet(checked.rules, checked.digest, checked.galleries)
+        rules = RuleSet(checked.rules, checked.digest, checked.references)
         outcomes = []
         for rule in chosen:
             for example in rule.examples:

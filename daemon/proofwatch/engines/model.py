@@ -32,7 +32,7 @@ from ..config import ModelConfig
 from .base import EngineError, EngineUnavailable, ModelBusy, ModelDown, Question, Reading
 from .hosts import Backoff, HostPool, HostState, check_hosts_allowed, host_url
 from .image import encode_jpeg, fit
-from .questions import Answer, majority, read_answer, settled
+from .questions import Answer, attachments, majority, read_answer, settled
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,9 @@ class Wire(Protocol):
     server: ClassVar[str]  # how the log and verdicts name the server ("Ollama")
     api: ClassVar[str]  # the engine label's prefix ("ollama", "openai")
 
-    def chat(self, host: str, jpeg: bytes, questions: Sequence[Question]) -> Answer: ...
+    def chat(self, host: str, images: Sequence[bytes], questions: Sequence[Question]) -> Answer:
+        """One call: the photo's JPEG first, then any reference sheets (`attachments`)."""
+        ...
 
     def check(self, host: str) -> Health: ...
 
@@ -116,7 +118,7 @@ def vote_side(longest: int, max_side: int, vote: int) -> int:
 
 
 class ModelEngine:
-    kinds: ClassVar[frozenset[str]] = frozenset({"text", "presence"})
+    kinds: ClassVar[frozenset[str]] = frozenset({"text", "presence", "reference"})
 
     def __init__(
         self,
@@ -187,17 +189,20 @@ class ModelEngine:
         if not questions:
             return {}
         total = self.config.votes
+        sheets = attachments(questions)
         votes: list[dict[str, Reading]] = []
         for number in range(total):
             side = vote_side(max(image.size), self.config.max_image_side, number)
-            votes.append(self._ask_once(encode_jpeg(fit(image, side)), questions))
+            votes.append(self._ask_once([encode_jpeg(fit(image, side)), *sheets], questions))
             if total > 1 and all(settled([v[q.key] for v in votes], total) for q in questions):
                 break  # the remaining votes could not change any majority
         return {
             q.key: majority([vote[q.key] for vote in votes], self.label, total) for q in questions
         }
 
-    def _ask_once(self, jpeg: bytes, questions: Sequence[Question]) -> dict[str, Reading]:
+    def _ask_once(
+        self, images: Sequence[bytes], questions: Sequence[Question]
+    ) -> dict[str, Reading]:
         """One call on the first host that is up and least busy; a host busy or down hands
         the photo to the next one at once."""
         tried: list[HostState] = []
@@ -206,7 +211,7 @@ class ModelEngine:
             tried.append(host)
             try:
                 with self._slots[host.url]:
-                    answer = self._call_with_retries(host, jpeg, questions)
+                    answer = self._call_with_retries(host, images, questions)
             except _HostTrouble as trouble:
                 last = trouble.failure
                 continue
@@ -222,12 +227,12 @@ class ModelEngine:
         raise ModelDown(reason, retry_after, since)
 
     def _call_with_retries(
-        self, host: HostState, jpeg: bytes, questions: Sequence[Question]
+        self, host: HostState, images: Sequence[bytes], questions: Sequence[Question]
     ) -> Answer:
         failures = 0  # transient ones, against `retries`
         while True:
             try:
-                answer = self.wire.chat(host.url, jpeg, questions)
+                answer = self.wire.chat(host.url, images, questions)
             except Exception as exc:
                 failure = self.wire.classify(exc, host.url)
                 if failure is None:

@@ -80,12 +80,12 @@ class OllamaWire:
             follow_redirects=False,
         )
 
-    def chat(self, host: str, jpeg: bytes, questions: Sequence[Question]) -> Answer:
+    def chat(self, host: str, images: Sequence[bytes], questions: Sequence[Question]) -> Answer:
         reply = self._clients[host].chat(
             model=self.config.model,
             messages=[
                 {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": prompt(questions), "images": [jpeg]},
+                {"role": "user", "content": prompt(questions), "images": list(images)},
             ],
             format=schema(questions),
             options={

@@ -25,9 +25,14 @@ SCHEMA_NAME = "proofwatch_answers"
 PROBE_TIMEOUT = 10.0
 
 
-def request_body(config: ModelConfig, jpeg: bytes, questions: Sequence[Question]) -> dict[str, Any]:
+def request_body(
+    config: ModelConfig, images: Sequence[bytes], questions: Sequence[Question]
+) -> dict[str, Any]:
     """The chat completion request for one photo (pure: tested without a server)."""
-    image = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+    parts = [
+        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64," + b64}}
+        for b64 in (base64.b64encode(jpeg).decode("ascii") for jpeg in images)
+    ]
     return {
         "model": config.model,
         "messages": [
@@ -36,7 +41,7 @@ def request_body(config: ModelConfig, jpeg: bytes, questions: Sequence[Question]
                 "role": "user",
                 "content": [
                     {"type": "text", "text": prompt(questions)},
-                    {"type": "image_url", "image_url": {"url": image}},
+                    *parts,
                 ],
             },
         ],
@@ -96,8 +101,8 @@ class OpenAIWire:
             min(config.timeout, PROBE_TIMEOUT), connect=config.connect_timeout
         )
 
-    def chat(self, host: str, jpeg: bytes, questions: Sequence[Question]) -> Answer:
-        body = request_body(self.config, jpeg, questions)
+    def chat(self, host: str, images: Sequence[bytes], questions: Sequence[Question]) -> Answer:
+        body = request_body(self.config, images, questions)
         response = self._client.post(f"{host}/v1/chat/completions", json=body)
         response.raise_for_status()
         return answer_of(response.json())

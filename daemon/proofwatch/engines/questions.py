@@ -1,7 +1,9 @@
 """The model's side of a photo, as pure functions: the prompt, the JSON schema, the parsing.
 
 All of a photo's questions go in one call, one field each. Text in the photo is material to
-read, never instructions, and the expected values are never part of any of it.
+read, never instructions, and the expected values are never part of any of it. A reference
+question adds its sheet as one more image of the same call (objects labelled by letters
+only), and its answer is one of those letters.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..vocabulary import NO_CHOICE
 from .base import PRESENCE_ANSWERS, Question, Reading
+from .sheet import SHEET_SIDE
 
 SYSTEM_PROMPT = (
     "You read photos for a verification service. Answer every question about what is "
@@ -27,6 +31,8 @@ def schema(questions: Sequence[Question]) -> dict[str, Any]:
     for question in questions:
         if question.kind == "presence":
             properties[question.key] = {"type": "string", "enum": list(PRESENCE_ANSWERS)}
+        elif question.kind == "reference":
+            properties[question.key] = {"type": "string", "enum": [*question.choices, NO_CHOICE]}
         else:
             properties[question.key] = {"type": "string"}
     return {
@@ -37,14 +43,28 @@ def schema(questions: Sequence[Question]) -> dict[str, Any]:
     }
 
 
+def attachments(questions: Sequence[Question]) -> list[bytes]:
+    """The reference sheets the questions show, each once, in the order the prompt numbers
+    them: images 2, 3... after the photo."""
+    return list(dict.fromkeys(q.sheet for q in questions if q.sheet is not None))
+
+
 def prompt(questions: Sequence[Question]) -> str:
-    lines = ["Answer these questions about the photo:"]
+    sheets = attachments(questions)
+    lines = ["Answer these questions about the photo" + (" (the first image):" if sheets else ":")]
     for question in questions:
-        hint = (
-            " Answer yes, no or unsure."
-            if question.kind == "presence"
-            else " Answer with the text only; an empty string if there is none."
-        )
+        if question.kind == "presence":
+            hint = " Answer yes, no or unsure."
+        elif question.kind == "reference" and question.sheet is not None:
+            number = sheets.index(question.sheet) + 2
+            letters = ", ".join(question.choices)
+            hint = (
+                f" Image {number} shows reference photos of registered objects, one box per "
+                f"object, labelled {letters}. Which labelled object does the photo show? "
+                f"Answer its letter, or {NO_CHOICE} if none of them is in the photo."
+            )
+        else:
+            hint = " Answer with the text only; an empty string if there is none."
         lines.append(f"- {question.key}: {question.prompt}{hint}")
     return "\n".join(lines)
 
@@ -83,7 +103,7 @@ def reply_budget(questions: Sequence[Question], cap: int) -> int:
     """num_predict for these questions: enough for a full answer, small enough that a model
     caught in a repetition loop (ollama#11452) is cut off early, as `review`."""
     need = REPLY_OVERHEAD + sum(
-        PRESENCE_ANSWER if q.kind == "presence" else TEXT_ANSWER for q in questions
+        TEXT_ANSWER if q.kind == "text" else PRESENCE_ANSWER for q in questions
     )
     return min(cap, need)
 
@@ -99,13 +119,14 @@ def image_tokens(width: int, height: int, token_px: int = QWEN_TOKEN_PX) -> int:
 
 
 def context_for(max_side: int, num_predict: int) -> int:
-    """num_ctx that holds the largest image the engine ever sends (a square of max_side),
-    the prompt and the reply, rounded up to 1024.
+    """num_ctx that holds the largest photo the engine ever sends (a square of max_side),
+    one reference sheet, the prompt and the reply, rounded up to 1024.
 
     Ollama's default (4096) is overflowed by a large photo's image tokens. The value stays
-    the same for every call: a different num_ctx makes Ollama reload the model.
+    the same for every call, sheet or not: a different num_ctx makes Ollama reload the model.
     """
-    need = image_tokens(max_side, max_side) + PROMPT_TOKENS + num_predict
+    sheet = image_tokens(SHEET_SIDE, SHEET_SIDE)
+    need = image_tokens(max_side, max_side) + sheet + PROMPT_TOKENS + num_predict
     return max(4096, math.ceil(need / 1024) * 1024)
 
 
@@ -143,6 +164,13 @@ def parse_reply(
             if value not in PRESENCE_ANSWERS:
                 readings[question.key] = Reading(
                     engine, (), f"the model answered {value[:40]!r}, not yes/no/unsure"
+                )
+                continue
+        if question.kind == "reference":
+            value = value.lower() if value.lower() == NO_CHOICE else value.upper()
+            if value not in (*question.choices, NO_CHOICE):
+                readings[question.key] = Reading(
+                    engine, (), f"the model answered {value[:40]!r}, not one of the labels"
                 )
                 continue
         readings[question.key] = Reading(engine, (value,) if value else ())

@@ -12,7 +12,7 @@ from ..engines.base import ModelDown, ModelWait
 from ..rules.decide import Similarity
 from ..rules.loader import RuleSet
 from ..rules.model import Rule
-from ..vocabulary import Question, Reading, Request, Status
+from ..vocabulary import NO_CHOICE, Question, Reading, Request, Status
 from .plan import plan
 
 
@@ -20,15 +20,46 @@ def match_references(
     ruleset: RuleSet, rules: Sequence[Rule], image: Image.Image
 ) -> dict[str, list[Similarity]]:
     """The CPU matcher's scores for each reference rule; the photo's features found once."""
-    wanted = [rule for rule in rules if rule.kind == "reference"]
+    wanted = [rule for rule in rules if rule.asks_matcher and rule.name in ruleset.references]
     if not wanted:
         return {}
     found = matcher.features(image)
     return {
-        rule.name: [Similarity(matcher.LABEL, ruleset.galleries[rule.name].scores(found))]
+        rule.name: [Similarity(matcher.LABEL, ruleset.references[rule.name].gallery.scores(found))]
         for rule in wanted
-        if rule.name in ruleset.galleries
     }
+
+
+def question_of(rule: Rule, ruleset: RuleSet) -> Question:
+    """What the model is asked for a rule; a reference rule shows its sheet, whose neutral
+    letters are the only choices (the objects' names stay with the daemon)."""
+    references = ruleset.references.get(rule.name) if rule.kind == "reference" else None
+    if references is None or references.sheet is None:
+        return Question(rule.question_key, rule.question_kind, rule.question)
+    sheet = references.sheet
+    return Question(rule.question_key, "reference", "", sheet.labels, sheet.jpeg)
+
+
+def model_picks(
+    ruleset: RuleSet, rules: Sequence[Rule], readings: dict[str, list[Reading]]
+) -> dict[str, list[Similarity]]:
+    """The vision model's answers to reference rules, the letter it chose turned back into
+    the object it stands for (taken out of `readings`: they are decided as similarities)."""
+    picks: dict[str, list[Similarity]] = {}
+    for rule in rules:
+        if rule.kind != "reference" or rule.name not in readings:
+            continue
+        sheet = ruleset.references[rule.name].sheet
+        assert sheet is not None  # the loader refuses a model reference rule without one
+        registered = dict.fromkeys(sheet.objects, 0.0)
+        for reading in readings.pop(rule.name):
+            answer = reading.values[0] if reading.values else None
+            picked = NO_CHOICE if answer == NO_CHOICE else sheet.object_of(answer or "")
+            problem = reading.problem or (None if picked else "the model chose no label")
+            picks.setdefault(rule.name, []).append(
+                Similarity(reading.engine, registered, problem, None if problem else picked)
+            )
+    return picks
 
 
 def select(rules: RuleSet, relative: str, request: Request) -> tuple[list[Rule], list[str]]:
@@ -46,6 +77,7 @@ def ask(
     rules: Sequence[Rule],
     image: Image.Image,
     on_wait: Callable[[ModelWait], str],
+    ruleset: RuleSet,
 ) -> tuple[dict[str, list[Reading]], dict[str, tuple[Status, str]]]:
     """One call per engine with every question for it; readings per rule name.
 
@@ -58,7 +90,7 @@ def ask(
     unanswerable = {name: (by_name[name].undecided, why) for name, why in reasons.items()}
     readings: dict[str, list[Reading]] = {}
     for name, engine_rules in by_engine.items():
-        questions = [Question(r.question_key, r.question_kind, r.question) for r in engine_rules]
+        questions = [question_of(r, ruleset) for r in engine_rules]
         engine = engines.engine(name)
         try:
             answers = engine.ask(image, questions)
@@ -76,7 +108,7 @@ def ask(
             engines.mark_ollama_down(str(exc))
             answers = {q.key: Reading(engine.label, (), f"{exc}") for q in questions}
             if fallback:
-                more, more_reasons = ask(engines, fallback, image, on_wait)
+                more, more_reasons = ask(engines, fallback, image, on_wait, ruleset)
                 readings.update(more)
                 unanswerable.update(more_reasons)
                 engine_rules = [r for r in engine_rules if r.engine != "auto"]

@@ -37,7 +37,10 @@ def choose(rule: Rule, available: Availability) -> tuple[tuple[str, ...], str | 
             )
             return (), f"no vision model is available to judge this: {why}"
         return (), "no engine is available for this rule"
-    wanted = (OLLAMA, OCR) if rule.engine == "both" else (rule.engine,)
+    if rule.kind == "reference":  # the CPU matcher's side is not an engine call
+        wanted = (OLLAMA,)
+    else:
+        wanted = (OLLAMA, OCR) if rule.engine == "both" else (rule.engine,)
     missing = [name for name in wanted if name not in allowed]
     if missing:
         return (

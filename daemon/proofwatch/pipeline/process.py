@@ -37,7 +37,7 @@ from ..rules.decide import Facts, decide
 from ..state import StateStore
 from ..strip import StripError
 from ..vocabulary import Hint, ReasonCode, Request, RuleResult, Status
-from .ask import ask, match_references, select
+from .ask import ask, match_references, model_picks, select
 from .faults import machine_fault
 from .held import hide
 from .in_place import quarantine, strip_photo
@@ -214,11 +214,15 @@ class _Run:
             else []
         )
         similarity = match_references(self.setup.rules, rules, image)
-        facts = Facts(request, meta, width, height, phash, earlier, similarity=similarity)
         needs_model = any(rule.asks_model for rule in rules)
         readings, unanswerable = (
-            ask(self.setup.engines, rules, image, self._model_wait) if needs_model else ({}, {})
+            ask(self.setup.engines, rules, image, self._model_wait, self.setup.rules)
+            if needs_model
+            else ({}, {})
         )
+        for name, picks in model_picks(self.setup.rules, rules, readings).items():
+            similarity.setdefault(name, []).extend(picks)
+        facts = Facts(request, meta, width, height, phash, earlier, similarity=similarity)
         self.timings["model"] = self.timer.lap()
         results = [
             _unanswered(rule.name, *unanswerable[rule.name])

@@ -7,13 +7,13 @@ readings, so every branch is tested as a pure function.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from ..metadata import PhotoMetadata
-from ..vocabulary import Reading, ReasonCode, Request, RuleResult, Status, worst
+from ..vocabulary import NO_CHOICE, Reading, ReasonCode, Request, RuleResult, Status, worst
 from .judge import THRESHOLDS, judge
 from .model import Rule
 from .normalize import edit_distance, normalize
@@ -38,13 +38,15 @@ class Facts:
 
 @dataclass(frozen=True)
 class Similarity:
-    """How much the photo looks like each registered object, by one engine: the CPU
-    matcher's count of matching points per object. Empty with a `problem` when the engine
-    could not say."""
+    """Which registered object the photo shows, by one engine: the CPU matcher's count of
+    matching points per object, or the object a vision model picked from its sheet
+    (`picked`, or NO_CHOICE; its `scores` then list every registered object at 0). Empty
+    with a `problem` when the engine could not say."""
 
     engine: str
     scores: Mapping[str, float] = field(default_factory=dict)
     problem: str | None = None
+    picked: str | None = None
 
 
 def decide(rule: Rule, facts: Facts, readings: Sequence[Reading] = ()) -> RuleResult:
@@ -308,6 +310,8 @@ def decide_reference(rule: Rule, request: Request, found: Similarity) -> RuleRes
     if found.problem or not found.scores:
         return RuleResult(rule.name, rule.undecided, found.problem or "no scores", None,
                           expected, found.engine, reason_code="model_no_answer")  # fmt: skip
+    if found.picked is not None:
+        return _decide_pick(found.picked, expected, len(found.scores), result, rule.undecided)
     ranked = sorted(found.scores.items(), key=lambda item: (-item[1], item[0]))
     best, score = ranked[0]
     runner_up = ranked[1] if len(ranked) > 1 else ("no object", 0.0)
@@ -327,3 +331,27 @@ def decide_reference(rule: Rule, request: Request, found: Similarity) -> RuleRes
         what = f"no registered object recognised ({seen})"
         return result(rule.undecided, "no_device_visible", what, observed)
     return result(rule.undecided, "device_uncertain", f"not clear enough: {seen}", observed)
+
+
+def _decide_pick(
+    picked: str,
+    expected: str,
+    registered: int,
+    result: Callable[[Status, ReasonCode, str, Any], RuleResult],
+    undecided: Status,
+) -> RuleResult:
+    """A vision model's answer: the object it recognised among `registered` on its sheet.
+
+    It names one object, with no score to weigh, so its word decides: the expected object
+    passes (with `both`, only if the CPU matcher agrees), another registered one fails.
+    "None of them" is undecided: like the matcher, a model cannot prove an object absent.
+    """
+    observed = {"object": picked}
+    among = f"of {registered} registered object(s)"
+    if picked == expected:
+        return result("pass", "device_matches", f"the vision model saw {picked} {among}", observed)
+    if picked == NO_CHOICE:
+        seen = f"the vision model saw none {among}"
+        return result(undecided, "no_device_visible", seen, observed)
+    seen = f"the vision model saw {picked} {among}; expected {expected}"
+    return result("fail", "wrong_device", seen, observed)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract.request import RequestError, parse_request
-from ..engines.matcher import Gallery
+from ..engines.sheet import MAX_OBJECTS
 from ..tomlsource import KeyLines, SourceError, parse, raise_any
 from ..units import parse_duration
 from ..vocabulary import STATUSES
@@ -46,7 +46,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     digest: str  # of every rule file's bytes: verdicts say which rules decided them
     # reference rules' objects, by rule name (the digest covers their photos too)
-    galleries: dict[str, Gallery] = field(default_factory=dict)
+    references: dict[str, reference_photos.References] = field(default_factory=dict)
 
     def by_name(self) -> dict[str, Rule]:
         return {rule.name: rule for rule in self.rules}
@@ -61,7 +61,7 @@ class CheckedRules:
     rules: tuple[Rule, ...]
     errors: tuple[SourceError, ...]
     digest: str
-    galleries: dict[str, Gallery] = field(default_factory=dict)
+    references: dict[str, reference_photos.References] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -305,9 +305,8 @@ def _reference_fields(f: _Fields) -> dict[str, Any]:
     if not re.fullmatch(r"request\.expect\.[A-Za-z0-9_-]+", expect):
         f.error("expect", f'must look like "request.expect.device", not {expect!r}')
     engine = f.get("engine", str, "auto")
-    if engine not in ("auto", "cpu"):
-        # The vision model's side of reference rules is not wired yet (see rules/README.md).
-        f.error("engine", f"must be auto or cpu, not {engine!r}")
+    if engine not in ("auto", "cpu", "ollama", "both"):
+        f.error("engine", f"must be auto, cpu, ollama or both, not {engine!r}")
         engine = "auto"
     fields: dict[str, Any] = {"references": folder, "expect": expect, "engine": engine}
     for key, default in (("min_score", Rule.min_score), ("margin", Rule.margin)):
@@ -411,7 +410,7 @@ def check_rules(folder: Path, examples: bool = False, strip: bool = False) -> Ch
     digest = hashlib.sha256()
     names: dict[str, Path] = {}
     keys: dict[str, Rule] = {}
-    galleries: dict[str, Gallery] = {}
+    references: dict[str, reference_photos.References] = {}
     for path in files:
         rule, problems, data = read_rule_file(path)
         digest.update(path.name.encode() + b"\0" + data + b"\0")
@@ -437,15 +436,19 @@ def check_rules(folder: Path, examples: bool = False, strip: bool = False) -> Ch
             loaded = reference_photos.load_references(path, rule.references, line, strip)
             errors += loaded.errors
             digest.update(loaded.digest)
-            if loaded.gallery is None or loaded.errors:
+            if loaded.references is None or loaded.errors:
                 continue
-            galleries[rule.name] = loaded.gallery
+            if rule.asks_model and loaded.references.sheet is None:
+                many = f"a vision model is shown at most {MAX_OBJECTS} objects"
+                errors.append(SourceError(path, many, line, "references"))
+                continue
+            references[rule.name] = loaded.references
         names[rule.name] = path
         if rule.asks_model:
             keys[rule.question_key] = rule
         rules.append(rule)
     return CheckedRules(
-        folder, files, tuple(rules), tuple(errors), digest.hexdigest()[:16], galleries
+        folder, files, tuple(rules), tuple(errors), digest.hexdigest()[:16], references
     )
 
 
@@ -464,7 +467,7 @@ def load_rules(folder: Path) -> RuleSet:
     """The rules the daemon runs; raises every problem (SourceErrors) when any file is broken."""
     checked = check_rules(folder, strip=True)
     raise_any(checked.errors)
-    return RuleSet(checked.rules, checked.digest, checked.galleries)
+    return RuleSet(checked.rules, checked.digest, checked.references)
 
 
 # -- the tracker's request

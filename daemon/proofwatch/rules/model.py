@@ -67,7 +67,14 @@ class Rule:
 
     @property
     def asks_model(self) -> bool:
+        if self.kind == "reference":  # the CPU matcher alone, unless the rule names the model
+            return self.engine in ("ollama", "both")
         return self.kind in MODEL_KINDS
+
+    @property
+    def asks_matcher(self) -> bool:
+        """A reference rule the CPU matcher scores (every engine choice but the model's)."""
+        return self.kind == "reference" and self.engine != "ollama"
 
     @property
     def needs_request(self) -> bool:
@@ -76,7 +83,9 @@ class Rule:
 
     @property
     def question_kind(self) -> QuestionKind:
-        return "presence" if self.kind == "presence" else "text"
+        if self.kind == "presence":
+            return "presence"
+        return "reference" if self.kind == "reference" else "text"
 
     @property
     def expect_key(self) -> str:

@@ -1,8 +1,9 @@
 """The reference photos of `reference` rules: one subfolder per object below the rules folder.
 
 Each photo is stripped like an upload (in place when the daemon loads the rules: privacy
-applies to the operator's photos too), checked, and turned into the matcher's features,
-which are kept by the stripped file's hash, so a reload recomputes only what changed.
+applies to the operator's photos too), checked, and turned into the matcher's features and
+the small copy a vision model's reference sheet shows, both kept by the stripped file's
+hash, so a reload recomputes only what changed.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from ..atomic import is_temp_name, write_atomic
-from ..engines import matcher
+from ..engines import matcher, sheet
 from ..engines.image import ImageRejected, prepare
 from ..metadata import read_metadata
 from ..strip import StripError, strip_bytes
@@ -25,15 +28,33 @@ MAX_PIXELS = 100_000_000
 DECODE_SIDE = 1600  # the size photos are decoded at by the pipeline too
 USABLE_FEATURES = 25  # fewer: a blank, blurred or featureless photo, of no use to match
 
-_cache: dict[str, matcher.Features] = {}  # stripped file's sha256 -> its features
+
+@dataclass(frozen=True)
+class Computed:
+    """What one reference photo gives: the matcher's features and the sheet's small copy."""
+
+    features: matcher.Features
+    thumbnail: Image.Image
+
+
+_cache: dict[str, Computed] = {}  # stripped file's sha256 -> what was computed from it
 _cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
-class Loaded:
-    """One rule's references: the search index, what went into the digest, the problems."""
+class References:
+    """One rule's registered objects, for each engine: the CPU matcher's search index and
+    the vision model's sheet (None when there are more objects than a sheet labels)."""
 
-    gallery: matcher.Gallery | None
+    gallery: matcher.Gallery
+    sheet: sheet.Sheet | None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One rule's references, what went into the digest, the problems."""
+
+    references: References | None
     digest: bytes
     errors: tuple[SourceError, ...]
 
@@ -59,18 +80,18 @@ def load_references(rule_file: Path, folder: str, line: int | None, strip: bool)
     if not root.is_dir():
         error(f"{folder}: no such folder (one subfolder per object, holding its photos)")
         return Loaded(None, b"", tuple(errors))
-    objects: dict[str, list[matcher.Features]] = {}
+    objects: dict[str, list[Computed]] = {}
     digest = hashlib.sha256()
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         usable = []
         for photo in photos_below(sub):
             try:
-                found, sha = _features(photo, strip)
+                found, sha = _computed(photo, strip)
             except (OSError, StripError, ImageRejected, ValueError) as exc:
                 error(f"{folder}/{sub.name}/{photo.name}: not a usable photo: {exc}")
                 continue
             digest.update(f"{sub.name}/{photo.name}\0{sha}\0".encode())
-            if len(found) >= USABLE_FEATURES:
+            if len(found.features) >= USABLE_FEATURES:
                 usable.append(found)
             else:
                 error(f"{folder}/{sub.name}/{photo.name}: too little detail to match against")
@@ -80,11 +101,18 @@ def load_references(rule_file: Path, folder: str, line: int | None, strip: bool)
             objects[sub.name] = usable
     if not objects and not errors:
         error(f"{folder}: no object folder with photos in it")
-    gallery = matcher.Gallery(objects) if objects else None
-    return Loaded(gallery, digest.digest(), tuple(errors))
+    if not objects:
+        return Loaded(None, digest.digest(), tuple(errors))
+    gallery = matcher.Gallery({name: [c.features for c in got] for name, got in objects.items()})
+    drawn = (
+        sheet.make_sheet({name: [c.thumbnail for c in got] for name, got in objects.items()})
+        if len(objects) <= sheet.MAX_OBJECTS
+        else None
+    )
+    return Loaded(References(gallery, drawn), digest.digest(), tuple(errors))
 
 
-def _features(photo: Path, strip: bool) -> tuple[matcher.Features, str]:
+def _computed(photo: Path, strip: bool) -> tuple[Computed, str]:
     data = photo.read_bytes()
     if len(data) > MAX_BYTES:
         raise ValueError(f"larger than {MAX_BYTES} bytes")
@@ -94,7 +122,8 @@ def _features(photo: Path, strip: bool) -> tuple[matcher.Features, str]:
     with _cache_lock:
         found = _cache.get(stripped.sha256)
     if found is None:
-        found = matcher.reference_features(prepare(stripped.data, DECODE_SIDE, MAX_PIXELS))
+        image = prepare(stripped.data, DECODE_SIDE, MAX_PIXELS)
+        found = Computed(matcher.reference_features(image), sheet.thumbnail(image))
         with _cache_lock:
             _cache[stripped.sha256] = found
     return found, stripped.sha256
