@@ -161,7 +161,9 @@ def describe(rule: Rule) -> str:
         if rule.min_width or rule.min_height:
             parts.append(f"at least {rule.min_width}x{rule.min_height}")
     elif rule.kind == "reference":
-        parts.append(f"objects in {rule.references}, compared with {rule.expect}")
+        judged = {"ollama": "the vision model", "both": "the CPU matcher and the vision model"}
+        by = judged.get(rule.engine, "the CPU matcher")
+        parts.append(f"objects in {rule.references}, compared with {rule.expect}, by {by}")
     else:
         parts.append(f"max distance {rule.max_distance}")
     if rule.asks_model:
