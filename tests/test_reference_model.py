@@ -3,6 +3,7 @@ as pure functions (the daemon and the fake server: tests/test_rules_e2e.py)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from proofwatch.config import ModelConfig
 from proofwatch.engines import matcher
+from proofwatch.engines.openai import request_body
 from proofwatch.engines.questions import attachments, parse_reply, prompt, schema
 from proofwatch.engines.sheet import MAX_OBJECTS, SHEET_SIDE, Sheet, make_sheet, thumbnail
 from proofwatch.pipeline.ask import model_picks, question_of
@@ -129,3 +132,15 @@ def test_the_model_letter_decides_and_both_engines_must_agree() -> None:
     assert _decided("both", [said("B")]) == ("pass", "device_matches")
     assert _decided("both", [said("C")]) == ("review", "engines_disagree")
     assert _decided("both", [said("none")]) == ("review", "no_device_visible")
+
+
+def test_the_openai_request_carries_the_photo_then_the_sheet() -> None:
+    sheet = _sheet()
+    question = Question("device_match", "reference", "", sheet.labels, sheet.jpeg)
+    body = request_body(ModelConfig(model="m"), [b"photo", sheet.jpeg], [question])
+    parts = body["messages"][1]["content"]
+    assert [p["type"] for p in parts] == ["text", "image_url", "image_url"]
+    assert parts[2]["image_url"]["url"].endswith(base64.b64encode(sheet.jpeg).decode()[-40:])
+    assert "Image 2" in parts[0]["text"]
+    schema_sent = body["response_format"]["json_schema"]["schema"]
+    assert schema_sent["properties"]["device_match"]["enum"] == ["A", "B", "C", "none"]
