@@ -160,6 +160,25 @@ def test_merge_counts_two_readers_when_the_cnn_reads_the_same() -> None:
     assert all(c.agree == 1 for c in other)
 
 
+def test_merge_counts_three_readers_and_averages_their_probabilities() -> None:
+    ocr = [Candidate("48213", _chars("48213", 0.6), "ppocr")]
+    probs = tuple(tuple(1.0 if d == int(c) else 0.0 for d in range(11)) for c in "48213")
+    line = Candidate("48213", _chars("48213", 0.9), "line")
+    merged = merge(ocr, DigitLine("48213", probs), line)
+    assert len(merged) == 1 and merged[0].agree == 3
+    assert merged[0].source == "ppocr+cnn+line"
+    assert merged[0].confidence == pytest.approx((0.6 + 1.0 + 0.9) / 3)
+    # The line reader alone on another reading: a candidate of its own, one reader.
+    apart = merge(ocr, None, Candidate("48218", _chars("48218", 0.9), "line"))
+    assert [(c.text, c.agree) for c in apart] == [("48213", 1), ("48218", 1)]
+
+
+def test_merge_counts_a_reader_once_though_it_read_the_digits_twice() -> None:
+    ocr = [Candidate("123", _chars("123"), "ppocr"), Candidate("123", _chars("123"), "ppocr")]
+    merged = merge(ocr, None, Candidate("123", _chars("123"), "line"))
+    assert [(c.text, c.agree) for c in merged] == [("123", 2)]
+
+
 def test_merge_ignores_a_cnn_line_with_a_glyph_that_is_no_digit() -> None:
     junk = tuple((0.0,) * 10 + (1.0,) for _ in range(2))
     ocr = [Candidate("12", _chars("12"), "ppocr")]

@@ -43,6 +43,9 @@ class Thresholds:
     # numbers, which the CNN does not read, 3/60 instead of 50/60).
     fail_agree: int = 2
     fail_max_places: int = 2  # a reading that differs in more places is not evidence to fail
+    # A rival read surely blocks a pass, unless the expected code was read by at least this
+    # many more readers than the surest rival (0: any sure rival blocks).
+    outvote: int = 0
 
 
 # Printed digits (a seal's number) are read by PP-OCR alone: the digit CNN knows handwriting
@@ -108,8 +111,9 @@ def judge(
         if best.confidence < need:
             detail = f"read {expected}, but unsure ({best.confidence:.2f} < {need:.2f})"
             return Judgement("review", "code_uncertain", detail, expected)
-        if sure_rivals:
-            other = sure_rivals[0].text
+        blocking = [c for c in sure_rivals if not t.outvote or best.agree - c.agree < t.outvote]
+        if blocking:
+            other = blocking[0].text
             detail = f"read {expected}, and just as surely {other}: a person should look"
             return Judgement("review", "code_uncertain", detail, expected)
         return Judgement(
