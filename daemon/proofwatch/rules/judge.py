@@ -47,8 +47,8 @@ class Thresholds:
     fail_max_places: int = 2  # a reading that differs in more places is not evidence to fail
     # Readers (`Candidate.source`, joined by +) whose agreement alone is no evidence to fail.
     # PP-OCR and the line recogniser both read a line as a whole and err alike: on the tune
-    # split their agreement alone failed 4 of 400 right codes (45407 read 46407, 02506 read
-    # 02504, both surely); the glyph CNN, which sees each digit on its own, must second them.
+    # split their agreement alone failed 3 of 400 right codes (45407 read 46407, 02506 read
+    # 02504, surely); the glyph CNN, which sees each digit on its own, must second them.
     fail_without: tuple[str, ...] = ("ppocr+line",)
     # A rival read surely blocks a pass, unless the expected code was read by at least this
     # many more readers than the rival (0: any sure rival blocks). Tune: with 1, 365 right
