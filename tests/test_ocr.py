@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from proofwatch.engines.ocr import (
     merge,
     values_of,
 )
+from proofwatch.rules.judge import THRESHOLDS, judge
 from proofwatch.vocabulary import Candidate, Char
 
 CODE = Question("code", "text", "Transcribe the code handwritten on the paper, exactly.")
@@ -94,6 +96,39 @@ def test_candidates_carry_confidence_and_agreement(engine: OcrEngine) -> None:
     best = next(c for c in found if c.text == "48213")
     assert best.confidence > 0.5 and len(best.chars) == 5
     assert all(len(c.digits) == 10 for c in best.chars)
+
+
+def _real_photo(code: str, seed: int) -> Image.Image:
+    """A phone photo of `code` written with MNIST tune digits, as the pipeline prepares it."""
+    from proofgen.photo import handwritten_photo
+
+    from proofwatch.engines.image import prepare
+
+    return prepare(handwritten_photo(code, seed, "tune")[0], 1600, 100_000_000)
+
+
+def test_three_readers_read_real_handwriting(engine: OcrEngine) -> None:
+    found = engine.read_candidates(_real_photo("48213", 1_000_901))
+    best = found[0]
+    assert (best.text, best.source, best.agree) == ("48213", "ppocr+cnn+line", 3)
+    assert judge(found, "48213", r"^[0-9]{5}$", THRESHOLDS["handwriting"]).status == "pass"
+
+
+def test_the_two_line_readers_misreading_alike_do_not_fail_a_right_code(
+    engine: OcrEngine,
+) -> None:
+    # PP-OCR and the line recogniser both read this 2 as a 7; the glyph CNN did not say so.
+    found = engine.read_candidates(_real_photo("48213", 1_000_900))
+    assert [(c.text, c.source) for c in found if len(c.text) == 5] == [("48713", "ppocr+line")]
+    verdict = judge(found, "48213", r"^[0-9]{5}$", THRESHOLDS["handwriting"])
+    assert verdict.status == "review"
+
+
+def test_without_the_line_model_the_other_two_readers_still_read(tmp_path: Path) -> None:
+    engine = OcrEngine(lines_model=tmp_path / "absent.onnx")
+    found = engine.read_candidates(_real_photo("48213", 1_000_901))
+    assert (found[0].text, found[0].source, found[0].agree) == ("48213", "ppocr+cnn", 2)
+    assert not any("line" in c.source for c in found)
 
 
 def test_caller_image_is_untouched(engine: OcrEngine) -> None:
