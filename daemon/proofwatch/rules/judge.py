@@ -6,9 +6,10 @@ of every digit 0-9 at that place. The engine never saw the expected code; here i
 compared, and doubt always ends in `review`:
 
 - pass: the expected code was read, with confidence, and no other reading of the same code
-  (one or two places off) was just as sure;
-- fail: a code one or two places off was read with confidence at every place where it
-  differs, and no reading left room for the expected digit there. A wearer who wrote the
+  (one or two places off) was just as sure, unless fewer readers read that one;
+- fail: a code one or two places off was read by enough readers (`fail_agree`), with
+  confidence at every place where it differs, no reading left room for the expected digit
+  there, and no reader read the expected code at all. A wearer who wrote the
   right code must never be told it is wrong, so a reading that differs in more places (a
   sheet read upside down, a printed number beside the code) is not evidence enough;
 - review: everything else, with a reason code that says why.
@@ -55,7 +56,8 @@ class Thresholds:
     # codes of 400 pass instead of 356, and still no code one digit off or swapped (0/210).
     outvote: int = 1
     # Readers whose readings this writing leaves out (they do not know it): their candidates
-    # are dropped, and their vote taken from candidates they share.
+    # are dropped, and their vote taken from candidates they share (whose probabilities,
+    # averaged over the readers, stay as they are: those readers read the same digits).
     ignore: tuple[str, ...] = ()
 
 
@@ -133,7 +135,7 @@ def judge(
             return Judgement("review", "unreadable", f"read {seen}; nothing fits {pattern}")
         return Judgement("review", "no_code_visible", "no code was read")
     rivals = [c for c in fitting if _near(c, expected, t.fail_max_places)]
-    # A rival read surely by any one reader blocks a pass; failing needs fail_agree readers.
+    # A rival read surely blocks a pass unless outvoted; failing needs fail_agree readers.
     sure_rivals = [c for c in rivals if _sure_at_differences(c, expected, t)]
     agreed_rivals = [
         c for c in sure_rivals if c.agree >= t.fail_agree and c.source not in t.fail_without
