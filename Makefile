@@ -26,13 +26,15 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Retrain the digit recogniser the OCR engine ships (engines/models/digits.onnx) from the
-# MNIST train rows only: installs the CPU build of torch and onnx, then trains for a few
-# minutes on 2 cores (fixed seeds).
+# Retrain the two handwriting readers the OCR engine ships (engines/models/digits.onnx, the
+# glyph CNN, and lines.onnx, the line recogniser) from the MNIST train rows only: installs
+# the CPU build of torch and onnx, then trains on 2 cores (fixed seeds; about 3 minutes for
+# the glyphs, 40 for the lines on a loaded machine).
 train: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,train]'
 	$(BIN)/mypy training
 	PYTHONPATH=. $(BIN)/python training/train_digits.py
+	PYTHONPATH=. $(BIN)/python training/train_lines.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-run

@@ -78,14 +78,24 @@ def _ink_digit(
     return np.asarray(np.clip(alpha, 0, 1), dtype=np.float32)
 
 
-def _write(
-    rng: Rng, code: str, split: mnist.Split, glyph: float, threshold: float, ballpoint: bool
+def write_code(
+    rng: Rng,
+    code: str,
+    split: mnist.Split,
+    glyph: float,
+    threshold: float,
+    ballpoint: bool,
+    gaps: tuple[float, float] = (0.1, 0.45),
 ) -> Array:
-    """The code's ink alpha, tight around the writing, digits from `split` only."""
+    """The code's ink alpha, tight around the writing, digits from `split` only.
+
+    `gaps`: the range of the writer's mean gap between digits, in glyph heights (the line
+    recogniser's training also draws touching and wide-spaced writing).
+    """
     images, _, _ = mnist.digits(split)
     pools = mnist.by_label(split)
     slant = rng.uniform(-0.12, 0.22)
-    gap = rng.uniform(0.1, 0.45)
+    gap = rng.uniform(*gaps)
     pieces: list[tuple[Array, float, float]] = []
     x = 0.0
     for char in code:
@@ -108,7 +118,7 @@ def _write(
         alpha = alpha[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
         baseline = rng.normal(0, 0.05) * glyph
         pieces.append((alpha, x, baseline - alpha.shape[0]))
-        x += alpha.shape[1] + glyph * max(0.04, gap + rng.normal(0, 0.08))
+        x += alpha.shape[1] + glyph * max(min(0.04, gaps[0]), gap + rng.normal(0, 0.08))
     top = min(y for _, _, y in pieces)
     bottom = max(y + a.shape[0] for a, _, y in pieces)
     out = np.zeros((int(np.ceil(bottom - top)) + 2, int(np.ceil(x)) + 2), np.float32)
@@ -212,7 +222,7 @@ def handwritten_photo(code: str, seed: int, split: mnist.Split) -> tuple[bytes, 
     threshold = rng.uniform(*thresholds)
     avoid = tuple(v for v in (code,) if v)
     if code:
-        ink = _write(rng, code, split, glyph, threshold, ballpoint)
+        ink = write_code(rng, code, split, glyph, threshold, ballpoint)
     else:
         ink = np.zeros((int(glyph), int(4.5 * glyph)), np.float32)
     paper, pen_ink, box, paper_name, lines, printed = _paper(rng, ink, glyph, avoid)

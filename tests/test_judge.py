@@ -116,11 +116,11 @@ def test_the_reason_codes_say_what_was_seen() -> None:
     assert judge([_read("48218")], "48213", CODE).reason_code == "code_mismatch"
 
 
-def test_two_readers_agreeing_on_another_code_need_less_certainty_to_fail() -> None:
-    # Their averaged probability runs lower than one reader's own.
-    assert judge([_read("48218", p=0.85, agree=2)], "48213", CODE).status == "fail"
-    assert judge([_read("48218", p=0.85, agree=1)], "48213", CODE).status == "review"
-    assert judge([_read("48218", p=0.75, agree=2)], "48213", CODE).status == "review"
+def test_each_number_of_readers_has_its_own_bar_to_fail() -> None:
+    t = Thresholds(fail_agree=1, fail_min=0.95, fail_min_agreed=0.8)
+    assert judge([_read("48218", p=0.85, agree=2)], "48213", CODE, t).status == "fail"
+    assert judge([_read("48218", p=0.85, agree=1)], "48213", CODE, t).status == "review"
+    assert judge([_read("48218", p=0.75, agree=2)], "48213", CODE, t).status == "review"
 
 
 def test_printed_numbers_may_fail_on_one_reader() -> None:
@@ -128,3 +128,44 @@ def test_printed_numbers_may_fail_on_one_reader() -> None:
     one = _read("4471903", agree=1)
     assert judge([one], "4471902", r"\d{7}", THRESHOLDS["handwriting"]).status == "review"
     assert judge([one], "4471902", r"\d{7}", THRESHOLDS["print"]).status == "fail"
+
+
+def _by(text: str, source: str, p: float = 0.99) -> Candidate:
+    """`text` read by the readers named in `source` (joined by +), every char at p."""
+    return Candidate(text, _read(text, p).chars, source, len(source.split("+")))
+
+
+def test_a_rival_of_fewer_readers_does_not_block_a_pass() -> None:
+    cands = [_by("48213", "ppocr+cnn"), _by("48218", "line")]
+    assert judge(cands, "48213", CODE).status == "pass"
+    # As many readers for the rival as for the expected code: a person looks.
+    even = [_by("48213", "ppocr+cnn"), _by("48218", "line+x")]
+    assert judge(even, "48213", CODE).status == "review"
+    assert judge(cands, "48213", CODE, Thresholds(outvote=0)).status == "review"
+
+
+def test_the_two_line_readers_alone_cannot_fail_a_code() -> None:
+    assert judge([_by("48218", "ppocr+line")], "48213", CODE).status == "review"
+    assert judge([_by("48218", "ppocr+cnn")], "48213", CODE).status == "fail"
+    assert judge([_by("48218", "cnn+line")], "48213", CODE).status == "fail"
+    assert judge([_by("48218", "ppocr+cnn+line")], "48213", CODE).status == "fail"
+
+
+def test_three_readers_may_fail_a_code_on_less_sure_characters() -> None:
+    t = Thresholds()
+    p = (t.fail_min_all + t.fail_min_agreed) / 2  # below two readers' bar, above three's
+    assert judge([_by("48218", "ppocr+cnn", p)], "48213", CODE).status == "review"
+    assert judge([_by("48218", "ppocr+cnn+line", p)], "48213", CODE).status == "fail"
+
+
+def test_print_is_judged_on_ppocr_alone() -> None:
+    printed = THRESHOLDS["print"]
+    # A handwriting reader's own rival neither blocks nor fails a printed number ...
+    cands = [_by("48213", "ppocr"), _by("48218", "line"), _by("48218", "cnn")]
+    assert judge(cands, "48213", CODE, printed).status == "pass"
+    # ... nor does its agreement count: PP-OCR alone read this one, unsurely.
+    unsure = [_by("48213", "ppocr+line+cnn", 0.85)]
+    assert judge(unsure, "48213", CODE, printed).status == "review"
+    assert judge(unsure, "48213", CODE).status == "pass"
+    assert judge([_by("48218", "cnn+line")], "48213", CODE, printed).status == "review"
+    assert judge([_by("48218", "ppocr")], "48213", CODE, printed).status == "fail"

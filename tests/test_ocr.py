@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from proofwatch.engines.ocr import (
     merge,
     values_of,
 )
+from proofwatch.rules.judge import THRESHOLDS, judge
 from proofwatch.vocabulary import Candidate, Char
 
 CODE = Question("code", "text", "Transcribe the code handwritten on the paper, exactly.")
@@ -96,6 +98,39 @@ def test_candidates_carry_confidence_and_agreement(engine: OcrEngine) -> None:
     assert all(len(c.digits) == 10 for c in best.chars)
 
 
+def _real_photo(code: str, seed: int) -> Image.Image:
+    """A phone photo of `code` written with MNIST tune digits, as the pipeline prepares it."""
+    from proofgen.photo import handwritten_photo
+
+    from proofwatch.engines.image import prepare
+
+    return prepare(handwritten_photo(code, seed, "tune")[0], 1600, 100_000_000)
+
+
+def test_three_readers_read_real_handwriting(engine: OcrEngine) -> None:
+    found = engine.read_candidates(_real_photo("48213", 1_000_901))
+    best = found[0]
+    assert (best.text, best.source, best.agree) == ("48213", "ppocr+cnn+line", 3)
+    assert judge(found, "48213", r"^[0-9]{5}$", THRESHOLDS["handwriting"]).status == "pass"
+
+
+def test_the_two_line_readers_misreading_alike_do_not_fail_a_right_code(
+    engine: OcrEngine,
+) -> None:
+    # PP-OCR and the line recogniser both read this 2 as a 7; the glyph CNN did not say so.
+    found = engine.read_candidates(_real_photo("48213", 1_000_900))
+    assert [(c.text, c.source) for c in found if len(c.text) == 5] == [("48713", "ppocr+line")]
+    verdict = judge(found, "48213", r"^[0-9]{5}$", THRESHOLDS["handwriting"])
+    assert verdict.status == "review"
+
+
+def test_without_the_line_model_the_other_two_readers_still_read(tmp_path: Path) -> None:
+    engine = OcrEngine(lines_model=tmp_path / "absent.onnx")
+    found = engine.read_candidates(_real_photo("48213", 1_000_901))
+    assert (found[0].text, found[0].source, found[0].agree) == ("48213", "ppocr+cnn", 2)
+    assert not any("line" in c.source for c in found)
+
+
 def test_caller_image_is_untouched(engine: OcrEngine) -> None:
     image = draw_code("48213", seed=1)
     before = image.tobytes()
@@ -158,6 +193,25 @@ def test_merge_counts_two_readers_when_the_cnn_reads_the_same() -> None:
     other = merge(ocr, DigitLine("48218", probs))
     assert [c.text for c in other] == ["48213", "48218"]
     assert all(c.agree == 1 for c in other)
+
+
+def test_merge_counts_three_readers_and_averages_their_probabilities() -> None:
+    ocr = [Candidate("48213", _chars("48213", 0.6), "ppocr")]
+    probs = tuple(tuple(1.0 if d == int(c) else 0.0 for d in range(11)) for c in "48213")
+    line = Candidate("48213", _chars("48213", 0.9), "line")
+    merged = merge(ocr, DigitLine("48213", probs), line)
+    assert len(merged) == 1 and merged[0].agree == 3
+    assert merged[0].source == "ppocr+cnn+line"
+    assert merged[0].confidence == pytest.approx((0.6 + 1.0 + 0.9) / 3)
+    # The line reader alone on another reading: a candidate of its own, one reader.
+    apart = merge(ocr, None, Candidate("48218", _chars("48218", 0.9), "line"))
+    assert [(c.text, c.agree) for c in apart] == [("48213", 1), ("48218", 1)]
+
+
+def test_merge_counts_a_reader_once_though_it_read_the_digits_twice() -> None:
+    ocr = [Candidate("123", _chars("123"), "ppocr"), Candidate("123", _chars("123"), "ppocr")]
+    merged = merge(ocr, None, Candidate("123", _chars("123"), "line"))
+    assert [(c.text, c.agree) for c in merged] == [("123", 2)]
 
 
 def test_merge_ignores_a_cnn_line_with_a_glyph_that_is_no_digit() -> None:

@@ -1,7 +1,8 @@
-"""The embedded OCR engine: PP-OCR (rapidocr 3) and a digit CNN, on the CPU, never online.
+"""The embedded OCR engine: PP-OCR (rapidocr 3) and two digit readers, on the CPU, never online.
 
 The weights ship inside wheels: PP-OCRv6 small det + rec in the `rapidocr` wheel, the digit
-CNN in this package (`models/digits.onnx`). Every model is opened from an explicit file path,
+CNN (`models/digits.onnx`) and the line recogniser (`models/lines.onnx`) in this package.
+Every model is opened from an explicit file path,
 so rapidocr's downloader is never reached; tests/test_ocr_offline.py proves it with sockets
 blocked.
 
@@ -16,8 +17,9 @@ How a photo is read (each step measured on the tune split, see bench/bench_ocr.p
    lines of the photo, wins; a line whose own evidence is torn keeps both readings;
 4. the recogniser's per-frame probabilities give each character its probability and
    P(0..9) at its place (`reading.Char`);
-5. the digit CNN reads the same line glyph by glyph; where it reads the same digits as
-   PP-OCR the candidate counts two readers (`Candidate.agree`).
+5. two readers of handwritten digits read the same line: the digit CNN glyph by glyph
+   (`digits.py`), the line recogniser as a whole (`lines.py`, CTC like PP-OCR's rec);
+   a candidate counts every reader that read exactly its digits (`Candidate.agree`, 1-3).
 
 The engine only reads: `ask` returns every candidate, most confident first; `read_candidates`
 returns them with their confidences, for the rules to judge (`rules/judge.py`).
@@ -42,6 +44,9 @@ from proofwatch.config import OcrConfig
 from proofwatch.engines.base import EngineError, EngineUnavailable, Question, Reading
 from proofwatch.engines.digits import MODEL_PATH as DIGITS_MODEL
 from proofwatch.engines.digits import DigitLine, DigitModel
+from proofwatch.engines.lines import CHARSET as LINE_CHARSET
+from proofwatch.engines.lines import MODEL_PATH as LINES_MODEL
+from proofwatch.engines.lines import LineModel, prepare_line
 from proofwatch.vocabulary import DIGITS, Candidate, Char
 
 # The defaults live with every other setting, in config.py (tune split: 53/60 codes read
@@ -173,30 +178,46 @@ def digit_runs(text: str, chars: Sequence[Char]) -> list[tuple[str, tuple[Char, 
     return runs
 
 
-def merge(ocr: Sequence[Candidate], cnn: DigitLine | None) -> list[Candidate]:
-    """PP-OCR's digit runs of one line, with the CNN's reading of it; agreement merged."""
-    out = list(ocr)
-    if cnn is None or not cnn.text or not cnn.complete:
-        return out
-    cnn_chars = tuple(
-        Char(ch, max(p[:10]), tuple(p[:10])) for ch, p in zip(cnn.text, cnn.probs, strict=True)
-    )
-    for i, cand in enumerate(out):
-        if cand.text == cnn.text:
-            both = tuple(
-                Char(a.text, (a.prob + b.prob) / 2, _mean(a.digits, b.digits))
-                for a, b in zip(cand.chars, cnn_chars, strict=True)
+def merge(
+    ocr: Sequence[Candidate], cnn: DigitLine | None, line: Candidate | None = None
+) -> list[Candidate]:
+    """PP-OCR's digit runs of one line, with the CNN's and the line reader's readings of it.
+
+    Readings of the same text are one candidate: `agree` counts the readers that read it,
+    each character's probabilities are their mean.
+    """
+    readings: list[list[Candidate]] = [list(ocr)]
+    if cnn is not None and cnn.text and cnn.complete:
+        cnn_chars = tuple(
+            Char(ch, max(p[:10]), tuple(p[:10])) for ch, p in zip(cnn.text, cnn.probs, strict=True)
+        )
+        readings.append([Candidate(cnn.text, cnn_chars, "cnn")])
+    if line is not None and line.text:
+        readings.append([line])
+    out: list[Candidate] = []
+    for reader in readings:
+        for cand in reader:
+            same = next((i for i, c in enumerate(out) if c.text == cand.text), None)
+            if same is None:
+                out.append(cand)
+                continue
+            known = out[same]
+            if cand.source in known.source.split("+"):
+                continue  # one reader's second run of the same digits is no second opinion
+            n = known.agree
+            chars = tuple(
+                Char(a.text, (a.prob * n + b.prob) / (n + 1), _mean(a.digits, b.digits, n))
+                for a, b in zip(known.chars, cand.chars, strict=True)
             )
-            out[i] = Candidate(cand.text, both, "ppocr+cnn", 2)
-            return out
-    out.append(Candidate(cnn.text, cnn_chars, "cnn", 1))
+            out[same] = Candidate(known.text, chars, f"{known.source}+{cand.source}", n + 1)
     return out
 
 
-def _mean(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+def _mean(a: tuple[float, ...], b: tuple[float, ...], n: int = 1) -> tuple[float, ...]:
+    """The running mean of `n` readers' probabilities `a` with one more reader's `b`."""
     if not a or not b:
         return a or b
-    return tuple((x + y) / 2 for x, y in zip(a, b, strict=True))
+    return tuple((x * n + y) / (n + 1) for x, y in zip(a, b, strict=True))
 
 
 def values_of(candidates: Iterable[Candidate]) -> tuple[str, ...]:
@@ -221,7 +242,7 @@ class Line:
 
 
 class OcrEngine:
-    """PP-OCRv6 detector + recogniser and the digit CNN, loaded once and shared by threads.
+    """PP-OCRv6 detector + recogniser and the two digit readers, loaded once, shared by threads.
 
     Inference is serialised (each model already uses both cores). Lines read with a mean
     confidence below `min_score` (0..1) are dropped.
@@ -234,6 +255,7 @@ class OcrEngine:
         max_side: int = DEFAULT_MAX_SIDE,
         min_score: float = DEFAULT_MIN_SCORE,
         digits_model: Path | None = DIGITS_MODEL,
+        lines_model: Path | None = LINES_MODEL,
     ) -> None:
         if max_side < 64:
             raise ValueError(f"max_side must be at least 64 pixels, not {max_side}")
@@ -242,10 +264,12 @@ class OcrEngine:
         self.max_side = max_side
         self.min_score = min_score
         self.digits_path = digits_model
+        self.lines_path = lines_model
         self._model: Any = None
         self._rec: Any = None
         self._charset: list[str] = []
         self._digits: DigitModel | None = None
+        self._lines: LineModel | None = None
         self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
@@ -296,6 +320,10 @@ class OcrEngine:
                 if self.digits_path is not None and self.digits_path.is_file():
                     digits = DigitModel(self.digits_path)
                     digits.load()
+                lines = None
+                if self.lines_path is not None and self.lines_path.is_file():
+                    lines = LineModel(self.lines_path)
+                    lines.load()
             except EngineError:
                 raise
             except Exception as exc:
@@ -305,6 +333,7 @@ class OcrEngine:
             self._rec = rec
             self._charset = ["blank", *listed, " "]
             self._digits = digits
+            self._lines = lines
             self._model = model
 
     # - reading -
@@ -411,11 +440,16 @@ class OcrEngine:
                     Candidate(run, run_chars, "ppocr")
                     for run, run_chars in digit_runs(t_text, t_chars)
                 ]
-                cnn = None
-                if self._digits is not None and ocr:
+                cnn = line = None
+                if ocr and (self._digits is not None or self._lines is not None):
                     gray = _gray(turned[turn][i])
-                    cnn = self._digits.read_line(gray)
-                cands.extend(merge(ocr, cnn))
+                    if self._digits is not None:
+                        cnn = self._digits.read_line(gray)
+                    if self._lines is not None:
+                        (frames,) = self._lines.frames([prepare_line(gray)])
+                        text, line_chars = ctc_decode(frames, LINE_CHARSET)
+                        line = Candidate(text, line_chars, "line")
+                cands.extend(merge(ocr, cnn, line))
             lines.append(Line(quad, text.strip(), best_score, first, tuple(cands)))
         return lines
 
