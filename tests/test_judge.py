@@ -169,3 +169,18 @@ def test_print_is_judged_on_ppocr_alone() -> None:
     assert judge(unsure, "48213", CODE).status == "pass"
     assert judge([_by("48218", "cnn+line")], "48213", CODE, printed).status == "review"
     assert judge([_by("48218", "ppocr")], "48213", CODE, printed).status == "fail"
+
+
+def test_digits_handwriting_readers_confuse_are_review_never_fail() -> None:
+    """A 2 written with a loop reads as a 9 to every reader: such a reading never fails."""
+    hand = THRESHOLDS["handwriting"]
+    three = Candidate("19189", _read("19189").chars, "ppocr+cnn+line", 3)
+    verdict = judge([three], "19182", CODE, hand)
+    assert verdict.status == "review" and verdict.reason_code == "code_uncertain"
+    assert "a handwritten 2 is often read as a 9" in verdict.detail
+    # Other digits still fail, and the same reading of a printed number does too.
+    assert judge([_read("19183")], "19182", CODE, hand).status == "fail"
+    assert judge([_read("19189", agree=1)], "19182", CODE, THRESHOLDS["print"]).status == "fail"
+    # Still a sure rival: it blocks a pass of the code it may be.
+    both = [_read("19182", agree=3), three]
+    assert judge(both, "19182", CODE, hand).status == "review"

@@ -184,7 +184,7 @@ class Candidate:
     """One transcription of one line, with how sure the engine is of each character.
 
     `agree` counts the independent readers that produced exactly this text (the embedded
-    OCR's PP-OCR and its digit CNN: 2 when both read it).
+    OCR's PP-OCR, its glyph CNN and its line recogniser: 1 to 3).
     """
 
     text: str
