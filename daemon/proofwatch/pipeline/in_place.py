@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,43 +57,75 @@ def stage_strip(
     replaced, so a redo after a crash still knows them (`process._Run._recalled`). The
     pending replacement is None when nothing changes or the photo is not to be touched.
     """
+    meta, stripped, replace = _strip(path, max_size, in_place, facts)
+    return meta, stripped, None if replace is None else replace()
+
+
+def _strip(
+    path: Path, max_size: int, in_place: bool, facts: StateStore | None
+) -> tuple[PhotoMetadata, StripResult, Callable[[], PendingStrip] | None]:
+    """The photo read and stripped in memory, and what stages its replacement (None when
+    nothing is to be written): hashing, keeping the facts, writing, all I/O or free of
+    the GIL, so that a caller may run it on another thread."""
     data, snapshot, mode = read_photo(path, max_size)
     meta = read_metadata(data)
     stripped = strip_bytes(data, meta.orientation)
-    pending = None
-    if in_place and stripped.data != data:
+    if not in_place or stripped.data == data:
+        return meta, stripped, None
+
+    def stage() -> PendingStrip:
         if facts is not None:
             facts.remember_facts(stripped.sha256, meta, stripped.removed)
-        pending = PendingStrip(path, snapshot, Staged(path, stripped.data, mode=mode))
-    return meta, stripped, pending
+        return PendingStrip(path, snapshot, Staged(path, stripped.data, mode=mode))
+
+    return meta, stripped, stage
 
 
 def strip_photo(
     path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
 ) -> tuple[PhotoMetadata, StripResult]:
-    """stage_strip, then the replacement at once: atomically, before anyone reads it.
+    """stage_strip, then the replacement at once: atomically, before anyone reads it."""
+    with stripping(path, max_size, in_place, facts) as (meta, stripped):
+        return meta, stripped
+
+
+@contextmanager
+def stripping(
+    path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
+) -> Iterator[tuple[PhotoMetadata, StripResult]]:
+    """The photo stripped in memory, given to the block while its replacement is staged,
+    synced and renamed over it on a helper thread (a decode needs only the bytes). The
+    block ends once the photo is in place; a failure to put it there is raised over
+    whatever the block raised, since a fault of the machine comes before any verdict.
 
     A photo a fault of the machine set aside under its held name (`held.hide`) is
     stripped there, then given its name back; the folder is listed for it only when the
     photo is missing under its own name."""
     held = None
     try:
-        meta, stripped, pending = stage_strip(path, max_size, in_place, facts)
+        meta, stripped, replace = _strip(path, max_size, in_place, facts)
     except Rejected as exc:
         missing = in_place and isinstance(exc.__context__, FileNotFoundError)
         held = find_held(path) if missing else None
         if held is None:
             raise
         try:
-            meta, stripped, pending = stage_strip(held.path, max_size, in_place, facts, held.mode)
+            meta, stripped, replace = _strip(held.path, max_size, in_place, facts)
         except StripError:
             held.release(path)  # a bad photo after all: quarantined like any other
             raise
-    if pending is not None:
-        pending.commit()
-    if held is not None:
-        held.release(path)
-    return meta, stripped
+    placed = None if replace is None else _BESIDE.submit(lambda: replace().commit())
+    try:
+        yield meta, stripped
+    finally:
+        if placed is not None:
+            placed.result()
+        if held is not None:
+            held.release(path)
+
+
+# The photos in hand at once are few (one per worker): so are the replacements in flight.
+_BESIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="strip")
 
 
 def quarantine(path: Path, max_size: int, state_dir: Path) -> PhotoMetadata | None:

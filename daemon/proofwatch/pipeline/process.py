@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from ..contract.verdict import (
 )
 from ..engines import EngineSet
 from ..engines.base import ModelWait
-from ..engines.image import ImageRejected, open_checked, upright_copy
+from ..engines.image import SOURCE_JPEG, ImageRejected, as_stored, open_checked, upright_copy
 from ..intake.reader import FileChanged, Rejected
 from ..metadata import PhotoMetadata
 from ..quality import retake_hints
@@ -40,11 +41,14 @@ from ..vocabulary import Hint, ReasonCode, Request, RuleResult, Status
 from .ask import ask, match_references, select
 from .faults import machine_fault
 from .held import hide
-from .in_place import quarantine, strip_photo
+from .in_place import quarantine, stripping
 from .setup import Options, Setup
 from .waits import AwaitingModel, AwaitingRequest, MachineFault, Postponed
 
 log = logging.getLogger(__name__)
+
+# Side work of the photos in hand (one per worker): hints and hashes, GIL-free mostly.
+_BESIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="look")
 
 
 class Pipeline:
@@ -190,36 +194,41 @@ class _Run:
     def _judge(self, request: Request | None) -> tuple[list[RuleResult], str]:
         """The rules' results, and the photo's perceptual hash for the history."""
         settings = self.settings
-        meta, stripped = strip_photo(
-            self.photo, settings.max_file_size, self.options.modify, self.store
-        )
+        # The stripped bytes are decoded while their replacement is synced and renamed over
+        # the photo; nothing leaves this block before the photo is in place.
+        photo, modify = self.photo, self.options.modify
+        with stripping(photo, settings.max_file_size, modify, self.store) as (meta, stripped):
+            opened = open_checked(stripped.data, settings.max_pixels)  # headers only
+            width, height = opened.size
+            request = self._request(request)
+            rules, unknown = select(self.setup.rules, self.relative, request)
+            image = upright_copy(opened, settings.image_side)
+            if as_stored(opened, (width, height), image):
+                image.info[SOURCE_JPEG] = stripped.data  # the model server takes it as it is
         self.metadata = metadata_block(meta, stripped.removed, stripped.method)
         self.sha256 = stripped.sha256
         if meta.is_empty:
             meta = self._recalled(stripped.method) or meta
         self.timings["strip"] = self.timer.lap()
-
-        opened = open_checked(stripped.data, settings.max_pixels)  # headers only, bombs refused
-        width, height = opened.size
-        request = self._request(request)
-        self.timings["request"] = self.timer.lap() + round(self.options.waited * 1000)
+        self.timings["request"] = round(self.options.waited * 1000)
         self.request_id = request.id
-        rules, unknown = select(self.setup.rules, self.relative, request)
-        image = upright_copy(opened, settings.image_side)
-        self.hints = retake_hints(image)
-        phash = str(imagehash.phash(image))
+        # The retake hints and the perceptual hash are worked out while the engines read.
+        looked = _BESIDE.submit(lambda: (retake_hints(image), str(imagehash.phash(image))))
+        try:
+            similarity = match_references(self.setup.rules, rules, image)
+            needs_model = any(rule.asks_model for rule in rules)
+            readings, unanswerable = (
+                ask(self.setup.engines, rules, image, self._model_wait) if needs_model else ({}, {})
+            )
+        finally:
+            self.hints, phash = looked.result()
+        self.timings["model"] = self.timer.lap()
         earlier = (
             self.state.earlier_hashes(self.relative, stripped.sha256)
             if self.state is not None and any(r.kind == "duplicate" for r in rules)
             else []
         )
-        similarity = match_references(self.setup.rules, rules, image)
         facts = Facts(request, meta, width, height, phash, earlier, similarity=similarity)
-        needs_model = any(rule.asks_model for rule in rules)
-        readings, unanswerable = (
-            ask(self.setup.engines, rules, image, self._model_wait) if needs_model else ({}, {})
-        )
-        self.timings["model"] = self.timer.lap()
         results = [
             _unanswered(rule.name, *unanswerable[rule.name])
             if rule.name in unanswerable
