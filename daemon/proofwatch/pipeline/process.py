@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import imagehash
@@ -142,8 +142,21 @@ class _Run:
         self.sha256: str | None = None
         self.request_id: str | None = None
         self.hints: list[Hint] = []
+        self._turn = ExitStack()  # holds this photo's turn at the history, once taken
+        self._turn_taken = False
 
     def verdict(self, request: Request | None) -> Verdict:
+        with self._turn:
+            return self._verdict(request)
+
+    def _take_turn(self) -> None:
+        """Wait for the photos taken before this one to read and write the history first:
+        which of two copies is the original must not depend on which finished first."""
+        if not self._turn_taken and any(r.kind == "duplicate" for r in self.setup.rules.rules):
+            self._turn.enter_context(self.options.turn())
+            self._turn_taken = True
+
+    def _verdict(self, request: Request | None) -> Verdict:
         results: Sequence[RuleResult] = ()
         phash: str | None = None
         digest: str | None = None
@@ -173,6 +186,7 @@ class _Run:
             )
         self.timings["total"] = self.timer.total() + round(self.options.waited * 1000)
         if self.store is not None and self.sha256:
+            self._take_turn()
             with self._faults_postponed():
                 self.store.record(
                     self.relative, self.sha256, phash, status, self.setup.rules.digest
@@ -223,6 +237,7 @@ class _Run:
         finally:
             self.hints, phash = looked.result()
         self.timings["model"] = self.timer.lap()
+        self._take_turn()
         earlier = (
             self.state.earlier_hashes(self.relative, stripped.sha256)
             if self.state is not None and any(r.kind == "duplicate" for r in rules)
