@@ -12,6 +12,7 @@ from PIL import Image
 from proofgen.samples import Camera, to_jpeg
 
 from proofwatch.atomic import FolderSyncs, WriteFailed
+from proofwatch.intake.reader import Snapshot
 from proofwatch.metadata import read_metadata
 from proofwatch.pipeline.in_place import stripping
 
@@ -79,10 +80,12 @@ def test_each_folder_is_synced_on_its_own_and_nothing_is_kept() -> None:
 def test_the_photo_is_stripped_in_place_when_the_overlapping_block_ends(tmp_path: Path) -> None:
     photo = tmp_path / "IMG_1.jpg"
     photo.write_bytes(camera_jpeg())
-    with stripping(photo, 1 << 26) as (meta, stripped):
-        assert meta.had_gps
-        assert read_metadata(stripped.data).is_empty
-    assert photo.read_bytes() == stripped.data
+    with stripping(photo, 1 << 26) as in_hand:
+        assert in_hand.meta.had_gps
+        assert read_metadata(in_hand.stripped.data).is_empty
+        assert in_hand.placed is None  # not yet known: the replacement is under way
+    assert photo.read_bytes() == in_hand.stripped.data
+    assert in_hand.placed == Snapshot.of(os.lstat(photo))
     assert [p.name for p in tmp_path.iterdir()] == ["IMG_1.jpg"]  # no temp file left
 
 

@@ -53,12 +53,14 @@ class Staged:
             self.discard()
             _raise_write_failed(exc, path)
 
-    def commit(self, sync_folder: bool = True) -> None:
+    def commit(self, sync_folder: bool = True) -> os.stat_result:
         """Sync the bytes, then rename them over `path`. Without `sync_folder` the caller
-        syncs the folder itself (once for a whole batch) before calling the work done."""
+        syncs the folder itself (once for a whole batch) before calling the work done.
+        What was put in place (its identity tells it from a file renamed over it later)."""
         try:
             # fdatasync: the data and what reading it back needs (its size), not the times.
             os.fdatasync(self._fd)
+            placed = os.fstat(self._fd)
             os.close(self._fd)
             self._fd = -1
             os.replace(self.tmp, self.path)
@@ -67,6 +69,7 @@ class Staged:
             _raise_write_failed(exc, self.path)
         if sync_folder:
             fsync_dir(self.path.parent)
+        return placed
 
     def discard(self) -> None:
         if self._fd >= 0:

@@ -62,6 +62,7 @@ def upright_copy(image: Image.Image, max_side: int) -> Image.Image:
         # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale: a 12 MP photo never becomes 12 MP.
         if image.format == "JPEG":
             image.draft("RGB", draft_size(image.size, max_side))
+        image.load()  # here, where a damaged file is told apart; and never lazily in two threads
         upright = ImageOps.exif_transpose(image, in_place=False) if _turned(image) else image
         if upright.mode != "RGB":
             upright = upright.convert("RGB")

@@ -31,7 +31,7 @@ from ..contract.verdict import (
 from ..engines import EngineSet
 from ..engines.base import ModelWait
 from ..engines.image import SOURCE_JPEG, ImageRejected, as_stored, open_checked, upright_copy
-from ..intake.reader import FileChanged, Rejected
+from ..intake.reader import FileChanged, Rejected, Snapshot, unchanged_since
 from ..metadata import PhotoMetadata
 from ..quality import retake_hints
 from ..rules.decide import Facts, decide
@@ -144,6 +144,7 @@ class _Run:
         self.hints: list[Hint] = []
         self._turn = ExitStack()  # holds this photo's turn at the history, once taken
         self._turn_taken = False
+        self.placed: Snapshot | None = None  # the stripped file put in place
 
     def verdict(self, request: Request | None) -> Verdict:
         with self._turn:
@@ -185,6 +186,10 @@ class _Run:
                 f"internal error ({type(exc).__name__})",
             )
         self.timings["total"] = self.timer.total() + round(self.options.waited * 1000)
+        if self.placed is not None and not unchanged_since(self.photo, self.placed):
+            # A newer upload was renamed over the photo while it was judged: this verdict
+            # is not its verdict (it would pass for done, unstripped). Taken again.
+            raise FileChanged(f"{self.relative} was replaced while it was being judged")
         if self.store is not None and self.sha256:
             self._take_turn()
             with self._faults_postponed():
@@ -211,7 +216,8 @@ class _Run:
         # The stripped bytes are decoded while their replacement is synced and renamed over
         # the photo; nothing leaves this block before the photo is in place.
         photo, modify = self.photo, self.options.modify
-        with stripping(photo, settings.max_file_size, modify, self.store) as (meta, stripped):
+        with stripping(photo, settings.max_file_size, modify, self.store) as in_hand:
+            meta, stripped = in_hand.meta, in_hand.stripped
             opened = open_checked(stripped.data, settings.max_pixels)  # headers only
             width, height = opened.size
             request = self._request(request)
@@ -219,6 +225,7 @@ class _Run:
             image = upright_copy(opened, settings.image_side)
             if as_stored(opened, (width, height), image):
                 image.info[SOURCE_JPEG] = stripped.data  # the model server takes it as it is
+        self.placed = in_hand.placed
         self.metadata = metadata_block(meta, stripped.removed, stripped.method)
         self.sha256 = stripped.sha256
         if meta.is_empty:
