@@ -6,6 +6,8 @@ import io
 import math
 import warnings
 
+import cv2
+import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
 from ..imaging import open_lazy
@@ -55,9 +57,13 @@ def prepare(data: bytes, max_side: int, max_pixels: int) -> Image.Image:
     return upright_copy(open_checked(data, max_pixels), max_side)
 
 
-def upright_copy(image: Image.Image, max_side: int) -> Image.Image:
+def upright_copy(image: Image.Image, max_side: int, area: bool = False) -> Image.Image:
     """An image from `open_checked`, decoded upright and no larger than `max_side`. The
-    image itself, decoded, when nothing is to change (no copy of its pixels)."""
+    image itself, decoded, when nothing is to change (no copy of its pixels).
+
+    `area`: sized down with OpenCV's area filter, a quarter of the time of Pillow's
+    bicubic on a 12 MP photo's half-scale decode, for copies no OCR reads: the OCR's
+    accuracy was measured on the bicubic copy."""
     try:
         # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale: a 12 MP photo never becomes 12 MP.
         if image.format == "JPEG":
@@ -66,12 +72,24 @@ def upright_copy(image: Image.Image, max_side: int) -> Image.Image:
         upright = ImageOps.exif_transpose(image, in_place=False) if _turned(image) else image
         if upright.mode != "RGB":
             upright = upright.convert("RGB")
+        if area and max(upright.size) > max_side:
+            upright = _area_resize(upright, max_side)
         # Draft mode leaves less than 2x to go, where bicubic is as good as Lanczos and
         # faster; a larger step is first reduced by whole factors (reducing_gap).
         upright.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
     except Exception as exc:
         raise ImageRejected(f"the image cannot be decoded ({type(exc).__name__}: {exc})") from exc
     return upright
+
+
+def _area_resize(image: Image.Image, max_side: int) -> Image.Image:
+    width, height = image.size
+    scale = max_side / max(width, height)
+    size = (
+        max(1, min(max_side, round(width * scale))),
+        max(1, min(max_side, round(height * scale))),
+    )
+    return Image.fromarray(cv2.resize(np.asarray(image), size, interpolation=cv2.INTER_AREA))
 
 
 def _turned(image: Image.Image) -> bool:

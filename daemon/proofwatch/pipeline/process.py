@@ -35,6 +35,7 @@ from ..intake.reader import FileChanged, Rejected, Snapshot, unchanged_since
 from ..metadata import PhotoMetadata
 from ..quality import retake_hints
 from ..rules.decide import Facts, decide
+from ..rules.model import Rule
 from ..state import StateStore
 from ..strip import StripError
 from ..vocabulary import Hint, ReasonCode, Request, RuleResult, Status
@@ -150,6 +151,11 @@ class _Run:
         with self._turn:
             return self._verdict(request)
 
+    def _no_ocr_reads(self, rules: Sequence[Rule]) -> bool:
+        """Whether the photo's copy is for the vision model alone (and the hints and the
+        hash): no OCR in this daemon, and no reference photos to be compared with."""
+        return self.setup.engines.mode == "ollama" and all(r.kind != "reference" for r in rules)
+
     def _take_turn(self) -> None:
         """Wait for the photos taken before this one to read and write the history first:
         which of two copies is the original must not depend on which finished first."""
@@ -222,7 +228,9 @@ class _Run:
             width, height = opened.size
             request = self._request(request)
             rules, unknown = select(self.setup.rules, self.relative, request)
-            image = upright_copy(opened, settings.image_side)
+            decoding = _Timer()
+            image = upright_copy(opened, settings.image_side, self._no_ocr_reads(rules))
+            preparing = decoding.lap()  # counted with the model's time, as it always was
             if as_stored(opened, (width, height), image):
                 image.info[SOURCE_JPEG] = stripped.data  # the model server takes it as it is
         self.placed = in_hand.placed
@@ -230,7 +238,7 @@ class _Run:
         self.sha256 = stripped.sha256
         if meta.is_empty:
             meta = self._recalled(stripped.method) or meta
-        self.timings["strip"] = self.timer.lap()
+        self.timings["strip"] = self.timer.lap() - preparing
         self.timings["request"] = round(self.options.waited * 1000)
         self.request_id = request.id
         # The retake hints and the perceptual hash are worked out while the engines read.
@@ -243,7 +251,7 @@ class _Run:
             )
         finally:
             self.hints, phash = looked.result()
-        self.timings["model"] = self.timer.lap()
+        self.timings["model"] = self.timer.lap() + preparing
         self._take_turn()
         earlier = (
             self.state.earlier_hashes(self.relative, stripped.sha256)
