@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -249,8 +249,10 @@ class _Run:
             readings, unanswerable = (
                 ask(self.setup.engines, rules, image, self._model_wait) if needs_model else ({}, {})
             )
-        finally:
-            self.hints, phash = looked.result()
+        except BaseException:
+            wait([looked])  # done with the image before leaving; what it found no longer counts
+            raise
+        self.hints, phash = looked.result()
         self.timings["model"] = self.timer.lap() + preparing
         self._take_turn()
         earlier = (
