@@ -211,7 +211,7 @@ class Figures:
     memory_ms: dict[str, float] = field(default_factory=dict)  # in memory, no I/O
 
 
-def run(count: int = 20, rounds: int = 7) -> Figures:
+def run(count: int = 50, rounds: int = 5) -> Figures:
     data = photo()
     exiftool = exiftool_path()
     contenders: dict[str, Callable[[list[Path]], None]] = {

@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests"), str(HERE.parent / "daemon")]
 
 MODULES = (
+    "bench_stages",
     "bench_strip",
     "bench_compare",
     "bench_intake",

@@ -117,6 +117,10 @@ class FakeOllama:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # As Ollama (Go's net/http) does: without it the reply's headers and body go
+            # in two writes, and Nagle's algorithm holds the body for the client's delayed
+            # ACK, 40 ms a call: a server that "answers at once" would not.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -261,8 +261,9 @@ def test_draft_mode_decodes_a_12mp_photo_at_half_scale(monkeypatch: pytest.Monke
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
     prepared = prepare(out.getvalue(), 1600, 100_000_000)
     assert prepared.size == (1600, 1200)
-    # A square (1600, 1600) box would have kept all 4000x3000 pixels.
-    assert decoded == [(2000, 1500)]
+    # A square (1600, 1600) box would have kept all 4000x3000 pixels. (Draft is asked
+    # again by Image.thumbnail, when the photo itself is sized down, and keeps its scale.)
+    assert set(decoded) == {(2000, 1500)}
 
 
 def test_fit_only_ever_shrinks() -> None:

@@ -16,7 +16,7 @@ from proofgen.samples import Camera, draw_code, to_jpeg
 
 from conftest import StartDaemon
 from daemon_process import RULES, drop_photo
-from ollama_server import FakeOllama, text_sent
+from ollama_server import FakeOllama, Reply, text_sent
 from proofwatch.rules.loader import check_rules, load_rules
 
 CET = timezone(timedelta(hours=1))
@@ -233,3 +233,29 @@ def test_device_match_by_the_matcher_and_the_vision_model_and_references_reloade
     found = verdict("e.jpg", "scooter")
     assert (found["status"], found["engine"]) == ("pass", "cpu:sift"), found
     assert len(fake_ollama.chat_requests()) == 3  # the CPU rule asked the model nothing
+
+
+def test_the_first_of_two_copies_is_the_original_even_when_the_second_finishes_first(
+    run_daemon: StartDaemon, fake_ollama: FakeOllama
+) -> None:
+    # Two model calls at once, so that several workers judge photos side by side; the
+    # first photo's call is slow, its copy's instant: the copy is decided first, yet it
+    # must wait for the first photo's turn at the history.
+    fake_ollama.answers = {"device_visible": "yes"}
+    fake_ollama.script.append(Reply(delay=1.5))
+    config = ollama_config(fake_ollama) + "concurrency = 2\n"
+    daemon = run_daemon(config_body=config)
+    request = {"rules": ["device-visible", "not-reused"]}
+    original = camera_photo("48213", seed=16)
+    first = drop_photo(daemon.watch, "first.jpg", original, request)
+    deadline = time.monotonic() + 30
+    while fake_ollama.in_flight == 0:  # the first photo's call is in flight, and slow
+        assert time.monotonic() < deadline, "the first photo never reached the model"
+        time.sleep(0.01)
+    again = drop_photo(daemon.watch, "again.jpg", original, request)
+    copy = daemon.wait_for_verdict(again)
+    assert by_rule(copy)["not-reused"]["status"] == "fail", copy
+    assert by_rule(copy)["not-reused"]["observed"] == "first.jpg"
+    assert daemon.wait_for_verdict(first)["status"] == "pass"
+    chats = fake_ollama.chat_requests()
+    assert chats[1].at < chats[0].at + 1.5  # the copy's call did not wait for the first's

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -50,12 +53,14 @@ class Staged:
             self.discard()
             _raise_write_failed(exc, path)
 
-    def commit(self, sync_folder: bool = True) -> None:
+    def commit(self, sync_folder: bool = True) -> os.stat_result:
         """Sync the bytes, then rename them over `path`. Without `sync_folder` the caller
-        syncs the folder itself (once for a whole batch) before calling the work done."""
+        syncs the folder itself (once for a whole batch) before calling the work done.
+        What was put in place (its identity tells it from a file renamed over it later)."""
         try:
             # fdatasync: the data and what reading it back needs (its size), not the times.
             os.fdatasync(self._fd)
+            placed = os.fstat(self._fd)
             os.close(self._fd)
             self._fd = -1
             os.replace(self.tmp, self.path)
@@ -64,6 +69,7 @@ class Staged:
             _raise_write_failed(exc, self.path)
         if sync_folder:
             fsync_dir(self.path.parent)
+        return placed
 
     def discard(self) -> None:
         if self._fd >= 0:
@@ -86,6 +92,12 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
 
 
 def fsync_dir(folder: Path) -> None:
+    """Make every rename done in `folder` before this call durable. Photos finishing
+    together share one sync (`FolderSyncs`); none waits on a lock while a sync runs."""
+    _FOLDERS.sync(os.fspath(folder))
+
+
+def _fsync_dir_now(folder: str) -> None:
     # Makes the rename itself durable; some filesystems (and non-Linux) refuse it, harmlessly.
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -93,6 +105,49 @@ def fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+@dataclass
+class _Turns:
+    asked: int = 0  # syncs asked for, each after its caller's rename
+    done: int = 0  # asks served: a sync that began after them has ended
+    running: bool = False
+
+
+class FolderSyncs:
+    """Group commit of folder syncs: a caller whose rename came before a sync of its
+    folder began is served by that sync; those who ask while one runs share the next."""
+
+    def __init__(self, sync: Callable[[str], None] = _fsync_dir_now) -> None:
+        self._sync = sync
+        self._cond = threading.Condition()
+        self._folders: dict[str, _Turns] = {}
+        self.syncs = 0  # how many were run (for tests and benchmarks)
+
+    def sync(self, folder: str) -> None:
+        with self._cond:
+            turns = self._folders.setdefault(folder, _Turns())
+            turns.asked += 1
+            mine = turns.asked
+            while turns.done < mine:
+                if turns.running:
+                    self._cond.wait()
+                    continue
+                turns.running, upto = True, turns.asked
+                self._cond.release()  # nobody waits on the lock while the disk works
+                try:
+                    self._sync(folder)
+                finally:
+                    self._cond.acquire()
+                    turns.running = False
+                    self.syncs += 1
+                    self._cond.notify_all()
+                turns.done = upto
+            if self._folders.get(folder) is turns and turns.done == turns.asked:
+                del self._folders[folder]  # nothing kept per folder: memory stays flat
+
+
+_FOLDERS = FolderSyncs()
 
 
 def sweep_temp_files(root: Path) -> int:

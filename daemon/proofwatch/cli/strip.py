@@ -120,7 +120,8 @@ def commit_overlapped(paths: Iterable[Path], stage: Stage) -> Iterator[Outcome]:
     folders: set[Path] = set()
     waiting: deque[Future[Outcome]] = deque()
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="strip-commit") as committer:
+        # Several syncs in flight at once: the filesystem journals them together.
+        with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="strip-commit") as committer:
             for path in dict.fromkeys(paths):
                 pending, outcome = stage(path)
                 if pending is not None:

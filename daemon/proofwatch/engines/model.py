@@ -31,7 +31,7 @@ from PIL import Image
 from ..config import ModelConfig
 from .base import EngineError, EngineUnavailable, ModelBusy, ModelDown, Question, Reading
 from .hosts import Backoff, HostPool, HostState, check_hosts_allowed, host_url
-from .image import encode_jpeg, fit
+from .image import jpeg_for
 from .questions import Answer, attachments, majority, read_answer, settled
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,7 @@ class ModelEngine:
         votes: list[dict[str, Reading]] = []
         for number in range(total):
             side = vote_side(max(image.size), self.config.max_image_side, number)
-            votes.append(self._ask_once([encode_jpeg(fit(image, side)), *sheets], questions))
+            votes.append(self._ask_once([jpeg_for(image, side), *sheets], questions))
             if total > 1 and all(settled([v[q.key] for v in votes], total) for q in questions):
                 break  # the remaining votes could not change any majority
         return {

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,11 +37,23 @@ class PendingStrip:
     snapshot: Snapshot
     staged: Staged
 
-    def commit(self, sync_folder: bool = True) -> None:
+    def commit(self, sync_folder: bool = True) -> Snapshot:
+        """Put the stripped photo in place; what is there now."""
         if not unchanged_since(self.path, self.snapshot):
             self.staged.discard()
             raise FileChanged(f"{self.path.name} changed while it was being stripped")
-        self.staged.commit(sync_folder)
+        return Snapshot.of(self.staged.commit(sync_folder))
+
+
+@dataclass
+class InHand:
+    """A photo being stripped in place: its facts and stripped bytes at once, and, once the
+    replacement is in place, the file's identity (a newer upload renamed over it later is
+    another file: the verdict of this one must not be taken for it)."""
+
+    meta: PhotoMetadata
+    stripped: StripResult
+    placed: Snapshot | None = None  # None until in place, or when not stripped in place
 
 
 def stage_strip(
@@ -54,43 +69,79 @@ def stage_strip(
     replaced, so a redo after a crash still knows them (`process._Run._recalled`). The
     pending replacement is None when nothing changes or the photo is not to be touched.
     """
+    meta, stripped, replace, _snapshot = _strip(path, max_size, in_place, facts)
+    return meta, stripped, None if replace is None else replace()
+
+
+def _strip(
+    path: Path, max_size: int, in_place: bool, facts: StateStore | None
+) -> tuple[PhotoMetadata, StripResult, Callable[[], PendingStrip] | None, Snapshot | None]:
+    """The photo read and stripped in memory, and what stages its replacement (None when
+    nothing is to be written): hashing, keeping the facts, writing, all I/O or free of
+    the GIL, so that a caller may run it on another thread. Last, the file as read when
+    it is left as it is in place (already stripped), else None."""
     data, snapshot, mode = read_photo(path, max_size)
     meta = read_metadata(data)
     stripped = strip_bytes(data, meta.orientation)
-    pending = None
-    if in_place and stripped.data != data:
+    if not in_place or stripped.data == data:
+        return meta, stripped, None, snapshot if in_place else None
+
+    def stage() -> PendingStrip:
         if facts is not None:
             facts.remember_facts(stripped.sha256, meta, stripped.removed)
-        pending = PendingStrip(path, snapshot, Staged(path, stripped.data, mode=mode))
-    return meta, stripped, pending
+        return PendingStrip(path, snapshot, Staged(path, stripped.data, mode=mode))
+
+    return meta, stripped, stage, None
 
 
 def strip_photo(
     path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
 ) -> tuple[PhotoMetadata, StripResult]:
-    """stage_strip, then the replacement at once: atomically, before anyone reads it.
+    """stage_strip, then the replacement at once: atomically, before anyone reads it."""
+    with stripping(path, max_size, in_place, facts) as photo:
+        pass
+    return photo.meta, photo.stripped
+
+
+@contextmanager
+def stripping(
+    path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
+) -> Iterator[InHand]:
+    """The photo stripped in memory, given to the block while its replacement is staged,
+    synced and renamed over it on a helper thread (a decode needs only the bytes). The
+    block ends once the photo is in place; a failure to put it there is raised over
+    whatever the block raised, since a fault of the machine comes before any verdict.
 
     A photo a fault of the machine set aside under its held name (`held.hide`) is
     stripped there, then given its name back; the folder is listed for it only when the
     photo is missing under its own name."""
     held = None
     try:
-        meta, stripped, pending = stage_strip(path, max_size, in_place, facts)
+        meta, stripped, replace, snapshot = _strip(path, max_size, in_place, facts)
     except Rejected as exc:
         missing = in_place and isinstance(exc.__context__, FileNotFoundError)
         held = find_held(path) if missing else None
         if held is None:
             raise
         try:
-            meta, stripped, pending = stage_strip(held.path, max_size, in_place, facts, held.mode)
+            meta, stripped, replace, snapshot = _strip(held.path, max_size, in_place, facts)
+            snapshot = None  # given its name back below: another link, another identity
         except StripError:
             held.release(path)  # a bad photo after all: quarantined like any other
             raise
-    if pending is not None:
-        pending.commit()
-    if held is not None:
-        held.release(path)
-    return meta, stripped
+    photo = InHand(meta, stripped)
+    placing = None if replace is None else _BESIDE.submit(lambda: replace().commit())
+    try:
+        yield photo
+    finally:
+        photo.placed = snapshot if placing is None else placing.result()
+        if held is not None:
+            held.release(path)
+            photo.placed = None
+
+
+# The photos in hand at once are few (one per worker): so are the replacements in flight.
+_BESIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="strip")
 
 
 def quarantine(path: Path, max_size: int, state_dir: Path) -> PhotoMetadata | None:

@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import imagehash
@@ -29,22 +30,26 @@ from ..contract.verdict import (
 )
 from ..engines import EngineSet
 from ..engines.base import ModelWait
-from ..engines.image import ImageRejected, open_checked, upright_copy
-from ..intake.reader import FileChanged, Rejected
+from ..engines.image import SOURCE_JPEG, ImageRejected, as_stored, open_checked, upright_copy
+from ..intake.reader import FileChanged, Rejected, Snapshot, unchanged_since
 from ..metadata import PhotoMetadata
 from ..quality import retake_hints
 from ..rules.decide import Facts, decide
+from ..rules.model import Rule
 from ..state import StateStore
 from ..strip import StripError
 from ..vocabulary import Hint, ReasonCode, Request, RuleResult, Status
 from .ask import ask, match_references, model_picks, select
 from .faults import machine_fault
 from .held import hide
-from .in_place import quarantine, strip_photo
+from .in_place import quarantine, stripping
 from .setup import Options, Setup
 from .waits import AwaitingModel, AwaitingRequest, MachineFault, Postponed
 
 log = logging.getLogger(__name__)
+
+# Side work of the photos in hand (one per worker): hints and hashes, GIL-free mostly.
+_BESIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="look")
 
 
 class Pipeline:
@@ -138,8 +143,27 @@ class _Run:
         self.sha256: str | None = None
         self.request_id: str | None = None
         self.hints: list[Hint] = []
+        self._turn = ExitStack()  # holds this photo's turn at the history, once taken
+        self._turn_taken = False
+        self.placed: Snapshot | None = None  # the stripped file put in place
 
     def verdict(self, request: Request | None) -> Verdict:
+        with self._turn:
+            return self._verdict(request)
+
+    def _no_ocr_reads(self, rules: Sequence[Rule]) -> bool:
+        """Whether the photo's copy is for the vision model alone (and the hints and the
+        hash): no OCR in this daemon, and no reference photos to be compared with."""
+        return self.setup.engines.mode == "ollama" and all(r.kind != "reference" for r in rules)
+
+    def _take_turn(self) -> None:
+        """Wait for the photos taken before this one to read and write the history first:
+        which of two copies is the original must not depend on which finished first."""
+        if not self._turn_taken and any(r.kind == "duplicate" for r in self.setup.rules.rules):
+            self._turn.enter_context(self.options.turn())
+            self._turn_taken = True
+
+    def _verdict(self, request: Request | None) -> Verdict:
         results: Sequence[RuleResult] = ()
         phash: str | None = None
         digest: str | None = None
@@ -168,7 +192,12 @@ class _Run:
                 f"internal error ({type(exc).__name__})",
             )
         self.timings["total"] = self.timer.total() + round(self.options.waited * 1000)
+        if self.placed is not None and not unchanged_since(self.photo, self.placed):
+            # A newer upload was renamed over the photo while it was judged: this verdict
+            # is not its verdict (it would pass for done, unstripped). Taken again.
+            raise FileChanged(f"{self.relative} was replaced while it was being judged")
         if self.store is not None and self.sha256:
+            self._take_turn()
             with self._faults_postponed():
                 self.store.record(
                     self.relative, self.sha256, phash, status, self.setup.rules.digest
@@ -190,40 +219,52 @@ class _Run:
     def _judge(self, request: Request | None) -> tuple[list[RuleResult], str]:
         """The rules' results, and the photo's perceptual hash for the history."""
         settings = self.settings
-        meta, stripped = strip_photo(
-            self.photo, settings.max_file_size, self.options.modify, self.store
-        )
+        # The stripped bytes are decoded while their replacement is synced and renamed over
+        # the photo; nothing leaves this block before the photo is in place.
+        photo, modify = self.photo, self.options.modify
+        with stripping(photo, settings.max_file_size, modify, self.store) as in_hand:
+            meta, stripped = in_hand.meta, in_hand.stripped
+            opened = open_checked(stripped.data, settings.max_pixels)  # headers only
+            width, height = opened.size
+            request = self._request(request)
+            rules, unknown = select(self.setup.rules, self.relative, request)
+            decoding = _Timer()
+            image = upright_copy(opened, settings.image_side, self._no_ocr_reads(rules))
+            preparing = decoding.lap()  # counted with the model's time, as it always was
+            if as_stored(opened, (width, height), image):
+                image.info[SOURCE_JPEG] = stripped.data  # the model server takes it as it is
+        self.placed = in_hand.placed
         self.metadata = metadata_block(meta, stripped.removed, stripped.method)
         self.sha256 = stripped.sha256
         if meta.is_empty:
             meta = self._recalled(stripped.method) or meta
-        self.timings["strip"] = self.timer.lap()
-
-        opened = open_checked(stripped.data, settings.max_pixels)  # headers only, bombs refused
-        width, height = opened.size
-        request = self._request(request)
-        self.timings["request"] = self.timer.lap() + round(self.options.waited * 1000)
+        self.timings["strip"] = self.timer.lap() - preparing
+        self.timings["request"] = round(self.options.waited * 1000)
         self.request_id = request.id
-        rules, unknown = select(self.setup.rules, self.relative, request)
-        image = upright_copy(opened, settings.image_side)
-        self.hints = retake_hints(image)
-        phash = str(imagehash.phash(image))
+        # The retake hints and the perceptual hash are worked out while the engines read.
+        looked = _BESIDE.submit(lambda: (retake_hints(image), str(imagehash.phash(image))))
+        try:
+            similarity = match_references(self.setup.rules, rules, image)
+            needs_model = any(rule.asks_model for rule in rules)
+            readings, unanswerable = (
+                ask(self.setup.engines, rules, image, self._model_wait, self.setup.rules)
+                if needs_model
+                else ({}, {})
+            )
+        except BaseException:
+            wait([looked])  # done with the image before leaving; what it found no longer counts
+            raise
+        self.hints, phash = looked.result()
+        self.timings["model"] = self.timer.lap() + preparing
+        self._take_turn()
         earlier = (
             self.state.earlier_hashes(self.relative, stripped.sha256)
             if self.state is not None and any(r.kind == "duplicate" for r in rules)
             else []
         )
-        similarity = match_references(self.setup.rules, rules, image)
-        needs_model = any(rule.asks_model for rule in rules)
-        readings, unanswerable = (
-            ask(self.setup.engines, rules, image, self._model_wait, self.setup.rules)
-            if needs_model
-            else ({}, {})
-        )
         for name, picks in model_picks(self.setup.rules, rules, readings).items():
             similarity.setdefault(name, []).extend(picks)
         facts = Facts(request, meta, width, height, phash, earlier, similarity=similarity)
-        self.timings["model"] = self.timer.lap()
         results = [
             _unanswered(rule.name, *unanswerable[rule.name])
             if rule.name in unanswerable

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,3 +81,6 @@ class Options:
     # one-off commands): wait here, in this thread, which has nothing else to do.
     park: bool = False
     model_since: float | None = None  # when this photo began waiting for the model (monotonic)
+    # The daemon's workers judge photos at once: this photo's place in their arrival order
+    # (order.ArrivalOrder), whose turn it takes to read and write the history.
+    turn: Callable[[], AbstractContextManager[None]] = nullcontext

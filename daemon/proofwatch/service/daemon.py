@@ -8,12 +8,14 @@ Signal handlers only set flags; the main loop acts on them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -32,6 +34,7 @@ from ..intake.reader import FileChanged
 from ..intake.stability import StabilityWatch
 from ..pipeline.faults import backoff
 from ..pipeline.history import rebuilder
+from ..pipeline.order import ArrivalOrder
 from ..pipeline.process import Pipeline
 from ..pipeline.setup import Options, Settings, Setup
 from ..pipeline.waits import AwaitingModel, AwaitingRequest, MachineFault, Postponed
@@ -69,6 +72,7 @@ class Daemon:
         self.reload_config = reload_config
         self.stop = threading.Event()
         self.queue = WorkQueue()
+        self.order = ArrivalOrder()  # photos in hand at once make history in arrival order
         self.counters = Counters()
         self.notifier = Notifier()
         self._reload_requested = threading.Event()
@@ -121,8 +125,7 @@ class Daemon:
         ))  # fmt: skip
         self.observer = start_observer(self.root, handler, interval)
         log.info("watching %s: %s", self.root, why)
-        model = self.config.model  # calls in flight per host, on every host
-        for number in range(max(1, model.concurrency * len(model.all_hosts))):
+        for number in range(worker_count(self.config, os.cpu_count())):
             worker = threading.Thread(target=self._work, name=f"worker-{number}", daemon=True)
             worker.start()
             self._workers.append(worker)
@@ -257,20 +260,22 @@ class Daemon:
             if photo is None:
                 continue
             self.counters.progress()
+            ticket = self.order.ticket()  # taken in queue order, as photos arrived
             try:
                 if is_placeholder(photo, self.config.intake.empty_timeout):
                     self.stability.track(photo)  # taken once written (or empty too long)
                 elif not self._is_done(photo):
-                    self._handle(photo)
+                    self._handle(photo, functools.partial(self.order.turn, ticket))
             except FileChanged as exc:
                 log.info("%s; taken again once it settles", exc)
                 self.stability.track(photo)
             except Exception:
                 log.exception("failed on %r", str(photo))
             finally:
+                self.order.passed(ticket)
                 self.queue.done(photo)
 
-    def _handle(self, photo: Path) -> None:
+    def _handle(self, photo: Path, turn: Callable[[], AbstractContextManager[None]]) -> None:
         assert self.pipeline is not None
         now = time.monotonic()
         with self._parked_lock:
@@ -281,6 +286,7 @@ class Daemon:
             waited=now - parked.since,
             park=True,
             model_since=parked.model_since,
+            turn=turn,
         )
         try:
             verdict = handle_photo(self.pipeline, photo, self._verdict_path(photo), options)
@@ -441,6 +447,13 @@ class Parked:
         if self.retry_at is not None:
             return now >= self.retry_at
         return not still_waiting(self.since, now, request_wait) or request_path(photo).exists()
+
+
+def worker_count(config: Config, cores: int | None) -> int:
+    """One worker per model call that may be in flight (per host, on every host), and one
+    per core besides: while some wait for the model, the others strip and decode."""
+    model = config.model
+    return max(1, model.concurrency * len(model.all_hosts)) + max(1, cores or 1)
 
 
 def is_stalled(waiting: int, last_progress: float, now: float, bound: float) -> bool:
