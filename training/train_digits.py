@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 
 from proofgen.mnist import digits  # noqa: E402
+from reproducible import reproducible  # noqa: E402
 
 from proofwatch.engines.digits import JUNK, MODEL_PATH, SIDE, normalise_glyph, segment  # noqa: E402
 
@@ -237,10 +238,7 @@ def main() -> int:
     parser.add_argument("--copies", type=int, default=12, help="synthetic lines per digit")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
-    torch.manual_seed(SEED)
-    torch.set_num_threads(2)
-    torch.use_deterministic_algorithms(True)
-    cv2.setNumThreads(1)
+    reproducible(SEED)
     start = time.monotonic()
 
     train_x, train_y = make_set(*digits("train")[:2], copies=args.copies, seed=SEED)

@@ -39,6 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 
 from proofgen import mnist  # noqa: E402
 from proofgen.photo import write_code  # noqa: E402
+from reproducible import reproducible  # noqa: E402
 
 from proofwatch.engines.lines import (  # noqa: E402
     CHARSET,
@@ -328,10 +329,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args()
-    torch.manual_seed(SEED)
-    torch.set_num_threads(2)
-    torch.use_deterministic_algorithms(True)
-    cv2.setNumThreads(1)
+    reproducible(SEED)
     start = time.monotonic()
     train_x, train_y = make_set("train", args.lines, SEED)
     tune_x, tune_y = make_set("tune", 2000, SEED + 1)

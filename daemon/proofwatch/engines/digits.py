@@ -11,13 +11,13 @@ The same `normalise_glyph` is used for training and reading, so both see the sam
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from .onnx import OnnxModel
 
 MODEL_PATH = Path(__file__).parent / "models" / "digits.onnx"
 CLASSES = "0123456789"  # then one more class: not a digit (fragments, pairs, blots)
@@ -156,39 +156,18 @@ def segment(gray: npt.NDArray[np.uint8], max_glyphs: int = 12) -> list[Glyph]:
     return glyphs
 
 
-class DigitModel:
-    """The ONNX digit classifier; loaded once, shared by threads (onnxruntime is thread-safe)."""
+class DigitModel(OnnxModel):
+    """The ONNX digit classifier (`models/digits.onnx`)."""
 
     def __init__(self, path: Path = MODEL_PATH, threads: int = 1) -> None:
-        self.path = path
-        self.threads = threads
-        self._session: Any = None
-        self._lock = threading.Lock()
-
-    def load(self) -> None:
-        if self._session is not None:
-            return
-        with self._lock:
-            if self._session is None:
-                import importlib
-
-                ort = importlib.import_module("onnxruntime")  # untyped; slow: only when needed
-
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.log_severity_level = 3
-                options.enable_cpu_mem_arena = False
-                self._session = ort.InferenceSession(
-                    str(self.path), options, providers=["CPUExecutionProvider"]
-                )
+        super().__init__(path, threads)
 
     def classify(self, images: FloatArray) -> FloatArray:
         """Class probabilities (N x 11) of N 28x28 glyph images."""
-        self.load()
         if len(images) == 0:
             return np.zeros((0, JUNK + 1), np.float32)
         batch = images.reshape(-1, 1, SIDE, SIDE).astype(np.float32)
-        (probs,) = self._session.run(None, {"glyphs": batch})
+        probs = self.run("glyphs", batch)
         return np.asarray(probs, np.float32)
 
     def read_line(self, gray: npt.NDArray[np.uint8]) -> DigitLine:

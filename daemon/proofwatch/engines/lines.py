@@ -13,12 +13,12 @@ train rows only. The same `prepare_line` feeds training and reading.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from .onnx import OnnxModel
 
 MODEL_PATH = Path(__file__).parent / "models" / "lines.onnx"
 HEIGHT = 32  # the line is read at this height
@@ -56,36 +56,15 @@ def padded_width(width: int) -> int:
     return -(-(width + PAD) // STRIDE) * STRIDE
 
 
-class LineModel:
-    """The ONNX line recogniser; loaded once, shared by threads (onnxruntime is thread-safe)."""
+class LineModel(OnnxModel):
+    """The ONNX line recogniser (`models/lines.onnx`)."""
 
     def __init__(self, path: Path = MODEL_PATH, threads: int = 1) -> None:
-        self.path = path
-        self.threads = threads
-        self._session: Any = None
-        self._lock = threading.Lock()
-
-    def load(self) -> None:
-        if self._session is not None:
-            return
-        with self._lock:
-            if self._session is None:
-                import importlib
-
-                ort = importlib.import_module("onnxruntime")  # untyped; slow: only when needed
-
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.log_severity_level = 3
-                options.enable_cpu_mem_arena = False
-                self._session = ort.InferenceSession(
-                    str(self.path), options, providers=["CPUExecutionProvider"]
-                )
+        super().__init__(path, threads)
 
     def frames(self, lines: list[FloatArray]) -> list[FloatArray]:
         """Per-frame probabilities (T x 11, class 0 blank) of prepared lines, batched by
         width; only each line's own frames are kept (the paper padding reads blank)."""
-        self.load()
         out: list[FloatArray] = [np.zeros((0, len(CHARSET)), np.float32)] * len(lines)
         order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
         for start in range(0, len(order), 8):
@@ -94,7 +73,7 @@ class LineModel:
             batch = np.zeros((len(group), 1, HEIGHT, width), np.float32)
             for row, i in enumerate(group):
                 batch[row, 0, :, : lines[i].shape[1]] = lines[i]
-            (probs,) = self._session.run(None, {"lines": batch})
+            probs = self.run("lines", batch)
             for row, i in enumerate(group):
                 frames = -(-lines[i].shape[1] // STRIDE)
                 out[i] = np.asarray(probs[row, :frames], np.float32)

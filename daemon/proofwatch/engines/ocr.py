@@ -28,7 +28,6 @@ returns them with their confidences, for the rules to judge (`rules/judge.py`).
 from __future__ import annotations
 
 import math
-import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
@@ -47,6 +46,7 @@ from proofwatch.engines.digits import DigitLine, DigitModel
 from proofwatch.engines.lines import CHARSET as LINE_CHARSET
 from proofwatch.engines.lines import MODEL_PATH as LINES_MODEL
 from proofwatch.engines.lines import LineModel, prepare_line
+from proofwatch.engines.onnx import no_telemetry, open_session
 from proofwatch.vocabulary import DIGITS, Candidate, Char
 
 # The defaults live with every other setting, in config.py (tune split: 53/60 codes read
@@ -288,13 +288,8 @@ class OcrEngine:
         with self._load_lock:
             if self._model is not None:
                 return
-            # onnxruntime keeps a telemetry device id and can upload usage events; nothing
-            # about a photo may leave the machine, so that is off unless the operator chose.
-            os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+            no_telemetry()
             try:
-                import importlib
-
-                ort = importlib.import_module("onnxruntime")  # untyped
                 from rapidocr import RapidOCR  # slow import: only when needed
             except ImportError as exc:
                 raise EngineUnavailable(
@@ -307,14 +302,7 @@ class OcrEngine:
                 model = RapidOCR(params=rapidocr_params(files, side))
                 # rapidocr opens its detector lazily; open it now, on a blank page.
                 model(np.full((64, 64, 3), 255, np.uint8), use_det=True, use_rec=False)
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = 2
-                options.log_severity_level = 3
-                # Without the arena, memory held stays near what a photo's lines need.
-                options.enable_cpu_mem_arena = False
-                rec = ort.InferenceSession(
-                    str(files["rec"]), options, providers=["CPUExecutionProvider"]
-                )
+                rec = open_session(files["rec"], threads=2)
                 listed = rec.get_modelmeta().custom_metadata_map["character"].splitlines()
                 digits = None
                 if self.digits_path is not None and self.digits_path.is_file():

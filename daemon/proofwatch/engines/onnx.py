@@ -1,0 +1,54 @@
+"""An ONNX model on the CPU through onnxruntime: the settings every model of the package
+shares, and loading once, on first use, safely from several threads."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def no_telemetry() -> None:
+    """Before any session opens (ours, or rapidocr's): onnxruntime keeps a telemetry device
+    id and can upload usage events; nothing about a photo may leave the machine, so that is
+    off unless the operator chose."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+
+def open_session(path: Path, threads: int) -> Any:
+    """An onnxruntime session (untyped) for the model file at `path`, on the CPU."""
+    import importlib
+
+    no_telemetry()
+    ort = importlib.import_module("onnxruntime")  # untyped; slow: only when needed
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    # Without the arena, memory held stays near what one photo's lines need.
+    options.enable_cpu_mem_arena = False
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxModel:
+    """A model file, loaded once (on first use, or by `load`), shared by threads:
+    onnxruntime's sessions may be run from several at once."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self.path = path
+        self.threads = threads
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        if self._session is not None:
+            return
+        with self._lock:
+            if self._session is None:
+                self._session = open_session(self.path, self.threads)
+
+    def run(self, name: str, batch: Any) -> Any:
+        """The model's first output for `batch` given as its input `name`."""
+        self.load()
+        (out,) = self._session.run(None, {name: batch})
+        return out
