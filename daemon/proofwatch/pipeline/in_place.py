@@ -61,7 +61,6 @@ def stage_strip(
     max_size: int,
     in_place: bool = True,
     facts: StateStore | None = None,
-    mode: int | None = None,
 ) -> tuple[PhotoMetadata, StripResult, PendingStrip | None]:
     """Read the facts to keep, strip, and (in place) write the result beside the photo.
 
@@ -97,7 +96,8 @@ def _strip(
 def strip_photo(
     path: Path, max_size: int, in_place: bool = True, facts: StateStore | None = None
 ) -> tuple[PhotoMetadata, StripResult]:
-    """stage_strip, then the replacement at once: atomically, before anyone reads it."""
+    """`stripping` with nothing to do meanwhile: the replacement in place, atomically,
+    before anyone reads it."""
     with stripping(path, max_size, in_place, facts) as photo:
         pass
     return photo.meta, photo.stripped

@@ -115,9 +115,13 @@ def _sure_at_differences(candidate: Candidate, expected: str, t: Thresholds) -> 
     return True
 
 
-def _confused(text: str, expected: str, pairs: frozenset[tuple[str, str]]) -> bool:
-    """The reading differs from the expected code at a place where readers confuse digits."""
-    return any((expected[i], text[i]) in pairs for i in _differing(text, expected))
+def _confusion(
+    text: str, expected: str, pairs: frozenset[tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The first (expected, read) pair of digits readers confuse where the reading differs
+    from the expected code; None when it differs only where they do not."""
+    differing = ((expected[i], text[i]) for i in _differing(text, expected))
+    return next((pair for pair in differing if pair in pairs), None)
 
 
 def _without(candidates: Sequence[Candidate], ignore: tuple[str, ...]) -> list[Candidate]:
@@ -159,7 +163,7 @@ def judge(
         for c in sure_rivals
         if c.agree >= t.fail_agree
         and c.source not in t.fail_without
-        and not _confused(c.text, expected, t.confusable)
+        and _confusion(c.text, expected, t.confusable) is None
     ]
     same = [c for c in fitting if c.text == expected]
     if same:
@@ -182,12 +186,8 @@ def judge(
             "fail", "code_mismatch", f"read {best.text}, expected {expected}", best.text
         )
     best = max(fitting, key=lambda c: (c.agree, c.confidence))
-    if best in sure_rivals and _confused(best.text, expected, t.confusable):
-        pair = next(
-            (expected[i], best.text[i])
-            for i in _differing(best.text, expected)
-            if (expected[i], best.text[i]) in t.confusable
-        )
+    pair = _confusion(best.text, expected, t.confusable) if best in sure_rivals else None
+    if pair is not None:
         detail = (
             f"read {best.text} ({best.confidence:.2f}), expected {expected}: a handwritten "
             f"{pair[0]} is often read as a {pair[1]}, so a person should look"
