@@ -39,6 +39,14 @@ def test_one_reader_alone_needs_more_confidence_to_pass() -> None:
     assert judge([_read("48213", p=0.97, agree=1)], "48213", CODE, t).status == "pass"
 
 
+def test_one_reader_of_three_on_a_middling_confidence_does_not_pass() -> None:
+    """48717 written; PP-OCR read 4871, the line recogniser alone 40717 at 0.84: the
+    request's 40717 must not pass on that."""
+    lone = Candidate("40717", _read("40717", 0.84).chars, "line", 1)
+    verdict = judge([_by("4871", "ppocr"), lone], "40717", CODE, THRESHOLDS["handwriting"])
+    assert (verdict.status, verdict.reason_code) == ("review", "code_uncertain")
+
+
 def test_nothing_that_fits_is_review() -> None:
     assert judge([], "48213", CODE).status == "review"
     assert judge([_read("4821")], "48213", CODE).status == "review"
