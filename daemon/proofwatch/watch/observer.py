@@ -29,6 +29,7 @@ from watchdog.observers.polling import PollingObserver
 from ..atomic import is_temp_name
 from ..intake.names import is_ignored, is_photo_name
 from ..units import parse_duration
+from . import moves
 from .mounts import filesystem_type, needs_polling, read_mounts
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def polling_interval(root: Path, polling: str) -> tuple[float | None, str]:
 def start_observer(root: Path, handler: PhotoEvents, interval: float | None) -> BaseObserver:
     """inotify (or polling every `interval`); out of inotify watches, poll rather than die."""
     if interval is None:
+        moves.install()
         try:
             return _start(Observer(), root, handler)
         except OSError as exc:
