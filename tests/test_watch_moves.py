@@ -1,12 +1,15 @@
-"""Renames are seen as they happen: a rename whose two inotify events reach watchdog's
-reading thread one after the other is handed over as soon as the second comes, not after
-a half-second sleep that held every event behind it."""
+"""The watcher's part in a photo's latency: a rename whose two inotify events reach
+watchdog's reading thread one after the other is handed over as soon as the second comes,
+not after a half-second sleep that held every event behind it; and events the intake does
+not act on are not asked for."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
+from watchdog.events import FileClosedEvent, FileCreatedEvent, FileSystemEvent
 from watchdog.observers.inotify import InotifyEmitter
 
 from proofwatch.watch.moves import PairingQueue
@@ -62,3 +65,35 @@ def test_the_daemons_inotify_observer_pairs_moves_with_it(tmp_path: Path) -> Non
     finally:
         observer.stop()
         observer.join(30)
+
+
+def test_reading_and_deleting_files_wakes_no_watcher_thread(tmp_path: Path) -> None:
+    """Only the events a photo's intake acts on come out of watchdog: files opened, read,
+    synced or deleted in the folder (the daemon's own work) do not."""
+    seen: list[FileSystemEvent] = []
+    marked = threading.Event()
+
+    class Recorder(PhotoEvents):
+        def dispatch(self, event: FileSystemEvent) -> None:
+            seen.append(event)
+            if Path(os.fsdecode(event.src_path)).name == "mark":
+                marked.set()
+
+    photo = tmp_path / "IMG_1.jpg"
+    photo.write_bytes(b"\xff\xd8")
+    sinks = Sinks(arrived=print, writing=print, folder=print)
+    observer = start_observer(tmp_path, Recorder(tmp_path, (), sinks), None)
+    try:
+        photo.read_bytes()  # opened and closed unwritten
+        fd = os.open(tmp_path, os.O_RDONLY)  # the folder opened, as its sync does
+        os.close(fd)
+        (tmp_path / "IMG_2.jpg").write_bytes(b"\xff\xd8")
+        (tmp_path / "IMG_2.jpg").unlink()
+        (tmp_path / "mark").write_bytes(b"")  # events come in order: the last one
+        assert marked.wait(30)
+    finally:
+        observer.stop()
+        observer.join(30)
+    kinds = {type(event) for event in seen}
+    assert kinds <= set(PhotoEvents.EVENTS)
+    assert FileCreatedEvent in kinds and FileClosedEvent in kinds  # IMG_2 was written

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import ClassVar
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -43,6 +44,14 @@ class Sinks:
 
 
 class PhotoEvents(FileSystemEventHandler):
+    # The events `dispatch` acts on. watchdog asks inotify for these alone: files opened,
+    # read or deleted in the folder (the daemon's own reads and syncs among them, a dozen
+    # events a photo) wake none of its three threads, which compete with the workers.
+    EVENTS: ClassVar[tuple[type[FileSystemEvent], ...]] = (
+        FileMovedEvent, DirMovedEvent, DirCreatedEvent, FileClosedEvent, FileCreatedEvent,
+        FileModifiedEvent,
+    )  # fmt: skip
+
     def __init__(self, root: Path, ignore: Sequence[str], sinks: Sinks):
         self.root = root
         self.ignore = tuple(ignore)
@@ -109,7 +118,7 @@ def start_observer(root: Path, handler: PhotoEvents, interval: float | None) -> 
 
 
 def _start(observer: BaseObserver, root: Path, handler: PhotoEvents) -> BaseObserver:
-    observer.schedule(handler, str(root), recursive=True)
+    observer.schedule(handler, str(root), recursive=True, event_filter=list(handler.EVENTS))
     observer.daemon = True
     try:
         observer.start()
