@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+from typing import ClassVar
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -29,6 +30,7 @@ from watchdog.observers.polling import PollingObserver
 from ..atomic import is_temp_name
 from ..intake.names import is_ignored, is_photo_name
 from ..units import parse_duration
+from . import moves
 from .mounts import filesystem_type, needs_polling, read_mounts
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,14 @@ class Sinks:
 
 
 class PhotoEvents(FileSystemEventHandler):
+    # The events `dispatch` acts on. watchdog asks inotify for these alone: files opened,
+    # read or deleted in the folder (the daemon's own reads and syncs among them, a dozen
+    # events a photo) wake none of its three threads, which compete with the workers.
+    EVENTS: ClassVar[tuple[type[FileSystemEvent], ...]] = (
+        FileMovedEvent, DirMovedEvent, DirCreatedEvent, FileClosedEvent, FileCreatedEvent,
+        FileModifiedEvent,
+    )  # fmt: skip
+
     def __init__(self, root: Path, ignore: Sequence[str], sinks: Sinks):
         self.root = root
         self.ignore = tuple(ignore)
@@ -93,6 +103,7 @@ def polling_interval(root: Path, polling: str) -> tuple[float | None, str]:
 def start_observer(root: Path, handler: PhotoEvents, interval: float | None) -> BaseObserver:
     """inotify (or polling every `interval`); out of inotify watches, poll rather than die."""
     if interval is None:
+        moves.install()
         try:
             return _start(Observer(), root, handler)
         except OSError as exc:
@@ -107,7 +118,7 @@ def start_observer(root: Path, handler: PhotoEvents, interval: float | None) -> 
 
 
 def _start(observer: BaseObserver, root: Path, handler: PhotoEvents) -> BaseObserver:
-    observer.schedule(handler, str(root), recursive=True)
+    observer.schedule(handler, str(root), recursive=True, event_filter=list(handler.EVENTS))
     observer.daemon = True
     try:
         observer.start()
