@@ -9,9 +9,12 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
 from watchdog.events import FileClosedEvent, FileCreatedEvent, FileSystemEvent
 from watchdog.observers.inotify import InotifyEmitter
+from watchdog.utils.delayed_queue import DelayedQueue
 
+from proofwatch.watch import moves
 from proofwatch.watch.moves import PairingQueue
 from proofwatch.watch.observer import PhotoEvents, Sinks, start_observer
 
@@ -52,6 +55,15 @@ def test_a_move_left_alone_goes_once_its_time_is_up_and_keeps_its_place() -> Non
     assert queue.get() == "created"
     queue.close()
     assert queue.get() is None
+
+
+def test_a_watchdog_built_otherwise_keeps_its_own_pairing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from watchdog.observers import inotify_move_event_grouper as grouper
+
+    monkeypatch.setattr(moves, "_RELIED_ON", ("_queue", "_no_such_attribute"))
+    monkeypatch.setattr(grouper, "DelayedQueue", DelayedQueue)
+    assert moves.install() is False
+    assert grouper.DelayedQueue is DelayedQueue  # type: ignore[attr-defined]
 
 
 def test_the_daemons_inotify_observer_pairs_moves_with_it(tmp_path: Path) -> None:

@@ -51,10 +51,21 @@ class PairingQueue(DelayedQueue[T]):
             return None
 
 
-def install() -> None:
-    """Pair renames with `PairingQueue` in every inotify observer started from now on."""
+# What `PairingQueue` relies on in watchdog's queue; a watchdog whose queue is built otherwise
+# keeps its own (and its sleep) rather than an observer thread that fails on every event.
+_RELIED_ON = ("_queue", "_not_empty", "_closed", "remove", "close")
+
+
+def install() -> bool:
+    """Pair renames with `PairingQueue` in every inotify observer started from now on;
+    False when this watchdog is not the one it was written against (its own way stands)."""
     try:
-        from watchdog.observers import inotify_move_event_grouper
-    except ImportError:  # a watchdog that pairs renames elsewhere: its own way stands
-        return
-    inotify_move_event_grouper.DelayedQueue = PairingQueue  # type: ignore[attr-defined]
+        from watchdog.observers import inotify_move_event_grouper as grouper
+    except ImportError:
+        return False
+    if getattr(grouper, "DelayedQueue", None) not in (DelayedQueue, PairingQueue):
+        return False
+    if not all(hasattr(DelayedQueue(0.0), name) for name in _RELIED_ON):
+        return False
+    grouper.DelayedQueue = PairingQueue  # type: ignore[attr-defined]
+    return True
