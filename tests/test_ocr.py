@@ -371,3 +371,15 @@ def test_importing_the_engine_does_not_import_rapidocr() -> None:
         "sys.exit(any(m in sys.modules for m in ('rapidocr', 'onnxruntime', 'cv2')))"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_line_keeps_what_pp_ocr_read_of_it(engine: OcrEngine) -> None:
+    """The handwriting readers add digit candidates; the line's own text (the words the
+    engine offers beside them) stays PP-OCR's reading of the whole line."""
+    from PIL import ImageDraw, ImageFont
+
+    image = Image.new("RGB", (900, 200), "white")
+    ImageDraw.Draw(image).text((30, 60), "Order 48213", fill="black",
+                               font=ImageFont.load_default(size=72))  # fmt: skip
+    texts = [line.text for line in engine.read_lines(image)]
+    assert any("rder 48213" in text for text in texts), texts  # its O may read as 0

@@ -435,8 +435,8 @@ class OcrEngine:
                         cnn = self._digits.read_line(gray)
                     if self._lines is not None:
                         (frames,) = self._lines.frames([prepare_line(gray)])
-                        text, line_chars = ctc_decode(frames, LINE_CHARSET)
-                        line = Candidate(text, line_chars, "line")
+                        digits, line_chars = ctc_decode(frames, LINE_CHARSET)
+                        line = Candidate(digits, line_chars, "line")
                 cands.extend(merge(ocr, cnn, line))
             lines.append(Line(quad, text.strip(), best_score, first, tuple(cands)))
         return lines
