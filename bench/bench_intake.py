@@ -11,7 +11,6 @@ alternate between the two daemons, so load drift hits both alike.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -27,6 +26,7 @@ REPO = HERE.parent
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "daemon"), str(REPO)]
 
 from PIL import Image  # noqa: E402
+from proofgen.demo import stage_photo  # noqa: E402
 from proofgen.samples import Camera, to_jpeg  # noqa: E402
 
 from daemon_process import RunningDaemon, clean_env, drop_photo, start_daemon  # noqa: E402
@@ -140,15 +140,6 @@ def in_process_floor(data: bytes, folder: Path, fake: FakeOllama) -> float:
     return statistics.median(times)
 
 
-def stage_photo(folder: Path, name: str, data: bytes) -> tuple[Path, Path]:
-    """A tracker's upload up to its rename (see drop_photo): the request, then the photo
-    written under a temp name. The temp name and the photo's own."""
-    (folder / f"{name}.request.json").write_text(json.dumps(REQUEST), encoding="utf-8")
-    temp = folder / f".{name}.part"
-    temp.write_bytes(data)
-    return temp, folder / name
-
-
 def latency(
     tmp: Path, fake: FakeOllama, big: bytes, rounds: int, contenders: list[Contender]
 ) -> dict[str, list[float]]:
@@ -163,7 +154,8 @@ def latency(
             wait_verdict(drop_photo(daemon.watch, "warm-up.jpg", big, REQUEST))
         for i in range(rounds):
             for contender, daemon in zip(contenders, daemons, strict=True):
-                staged, dropped = stage_photo(daemon.watch, f"IMG_{i:04d}.jpg", big)
+                dropped = daemon.watch / f"IMG_{i:04d}.jpg"
+                staged = stage_photo(daemon.watch, dropped.name, big, REQUEST)
                 started = time.monotonic()  # from the rename: writing 5 MB is the tracker's
                 os.rename(staged, dropped)
                 samples[contender.name].append(wait_verdict(dropped) - started)

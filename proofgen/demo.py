@@ -23,16 +23,23 @@ from .samples import Camera, draw_code, proof_jpeg, to_jpeg
 DEMO = Path("demo-run")
 
 
-def drop_photo(folder: Path, name: str, data: bytes, request: dict[str, Any] | None = None) -> Path:
-    """The tracker's way: the request first, then the photo written under a temp name and
-    renamed in (see docs/integration.md). Also what the tests use."""
+def stage_photo(
+    folder: Path, name: str, data: bytes, request: dict[str, Any] | None = None
+) -> Path:
+    """The tracker's way up to the rename: the request first, then the photo written under
+    a temp name, which is returned (see docs/integration.md)."""
     folder.mkdir(parents=True, exist_ok=True)
     if request is not None:
         sidecar = folder / f"{name}.request.json"
         sidecar.write_text(json.dumps(request, indent=2), encoding="utf-8")
     temp = folder / f".{name}.part"
     temp.write_bytes(data)
-    os.rename(temp, folder / name)
+    return temp
+
+
+def drop_photo(folder: Path, name: str, data: bytes, request: dict[str, Any] | None = None) -> Path:
+    """The tracker's way: `stage_photo`, then the photo renamed in. Also what the tests use."""
+    os.rename(stage_photo(folder, name, data, request), folder / name)
     return folder / name
 
 
