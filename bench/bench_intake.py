@@ -56,9 +56,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def rss_kib(pid: int) -> int:
+def rss_kib(pid: int, key: str = "VmRSS") -> int:
+    """A process's resident memory now (or, with key="VmHWM", at its peak), in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{key}:"):
             return int(line.split()[1])
     return 0
 

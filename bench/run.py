@@ -24,6 +24,7 @@ MODULES = (
     "bench_model",
     "bench_ocr",
     "bench_handwriting",
+    "bench_memory",
     "bench_reference",
 )
 

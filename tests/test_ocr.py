@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 from PIL import Image
 from proofgen.samples import blank_paper, draw_code
 
+import proofwatch.engines.ocr as ocr_module
 from proofwatch.engines.base import EngineError, EngineUnavailable, Question
 from proofwatch.engines.digits import DigitLine
 from proofwatch.engines.ocr import (
@@ -264,6 +266,33 @@ def test_vertical_lines_are_joined_along_their_direction() -> None:
 # --- edges ---------------------------------------------------------------------------------
 
 
+def test_every_model_runs_without_a_memory_pattern(engine: OcrEngine) -> None:
+    # rapidocr opens the detector with its own settings; the engine swaps in its own session.
+    detector = engine._model.text_det.session.session
+    for session in (detector, engine._rec):
+        options = session.get_session_options()
+        assert not options.enable_mem_pattern and not options.enable_cpu_mem_arena
+
+
+def test_free_memory_goes_back_after_each_read_failed_or_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = OcrEngine()
+    engine._model = object()
+    given_back: list[bool] = []
+    monkeypatch.setattr(ocr_module, "give_back_free_memory", lambda: given_back.append(True))
+    monkeypatch.setattr(engine, "_detect", lambda bgr, side: [])
+    engine.ask(Image.new("RGB", (100, 80), "white"), [CODE])
+
+    def explode(bgr: Any, side: int) -> Any:
+        raise RuntimeError("onnx exploded")
+
+    monkeypatch.setattr(engine, "_detect", explode)
+    with pytest.raises(EngineError):
+        engine.ask(Image.new("RGB", (100, 80), "white"), [CODE])
+    assert given_back == [True, True]
+
+
 def test_runtime_errors_become_engine_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = OcrEngine()
     engine._model = object()  # loaded, as far as the engine knows
@@ -331,6 +360,8 @@ def test_loads_once_across_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[int] = []
 
     class SlowRapidOCR:
+        text_det = SimpleNamespace(session=SimpleNamespace(session=None))
+
         def __init__(self, **kwargs: Any) -> None:
             time.sleep(0.05)
             made.append(1)
