@@ -205,3 +205,12 @@ def test_digits_handwriting_readers_confuse_are_review_never_fail() -> None:
     # Still a sure rival: it blocks a pass of the code it may be.
     both = [_read("19182", agree=3), three]
     assert judge(both, "19182", CODE, hand).status == "review"
+
+
+def test_a_nine_read_as_a_four_is_review() -> None:
+    """An open-looped 9, shaken by motion blur, read as a 4 by two readers (tune photo)."""
+    hand = THRESHOLDS["handwriting"]
+    verdict = judge([_read("44765")], "94765", CODE, hand)
+    assert verdict.status == "review" and "a handwritten 9 is often read as a 4" in verdict.detail
+    # The pair has a direction: a 4 read as a 9 still fails.
+    assert judge([_read("94765")], "44765", CODE, hand).status == "fail"
