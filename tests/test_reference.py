@@ -109,6 +109,21 @@ def test_the_other_viewpoint_matches_and_an_unrelated_photo_does_not(
     assert seen["fractal"] < 12
 
 
+def test_an_object_seen_steeply_matches_its_reference_seen_at_a_slant(
+    stereo: tuple[Image.Image, Image.Image], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    left = stereo[0]
+    steep = left.resize((left.width // 3, left.height))  # seen from far to its side
+
+    def score() -> int:
+        gallery = matcher.Gallery({"motorcycle": [matcher.reference_features(left)]})
+        return gallery.scores(matcher.features(steep))["motorcycle"]
+
+    assert score() >= 30
+    monkeypatch.setattr(matcher, "TILTS", ())  # the reference seen square on only
+    assert score() < 12
+
+
 def test_features_survive_the_cache_round_trip(stereo: tuple[Image.Image, Image.Image]) -> None:
     found = matcher.reference_features(stereo[0].resize((200, 135)))
     again = matcher.Features.from_bytes(found.to_bytes())
