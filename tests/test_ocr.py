@@ -274,40 +274,40 @@ def test_every_model_runs_without_a_memory_pattern(engine: OcrEngine) -> None:
         assert not options.enable_mem_pattern and not options.enable_cpu_mem_arena
 
 
+def _as_if_loaded() -> OcrEngine:
+    """An engine that believes its models are loaded: for the parts around them."""
+    engine = OcrEngine()
+    engine._model = object()
+    return engine
+
+
+def _explode(bgr: Any, side: int) -> Any:
+    raise RuntimeError("onnx exploded")
+
+
 def test_free_memory_goes_back_after_each_read_failed_or_not(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = OcrEngine()
-    engine._model = object()
+    engine = _as_if_loaded()
     given_back: list[bool] = []
     monkeypatch.setattr(ocr_module, "give_back_free_memory", lambda: given_back.append(True))
     monkeypatch.setattr(engine, "_detect", lambda bgr, side: [])
     engine.ask(Image.new("RGB", (100, 80), "white"), [CODE])
-
-    def explode(bgr: Any, side: int) -> Any:
-        raise RuntimeError("onnx exploded")
-
-    monkeypatch.setattr(engine, "_detect", explode)
+    monkeypatch.setattr(engine, "_detect", _explode)
     with pytest.raises(EngineError):
         engine.ask(Image.new("RGB", (100, 80), "white"), [CODE])
     assert given_back == [True, True]
 
 
 def test_runtime_errors_become_engine_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = OcrEngine()
-    engine._model = object()  # loaded, as far as the engine knows
-
-    def explode(bgr: Any, side: int) -> Any:
-        raise RuntimeError("onnx exploded")
-
-    monkeypatch.setattr(engine, "_detect", explode)
+    engine = _as_if_loaded()
+    monkeypatch.setattr(engine, "_detect", _explode)
     with pytest.raises(EngineError, match="onnx exploded"):
         engine.ask(Image.new("RGB", (100, 80)), [CODE])
 
 
 def test_nothing_found_is_handled(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = OcrEngine()
-    engine._model = object()
+    engine = _as_if_loaded()
     monkeypatch.setattr(engine, "_detect", lambda bgr, side: [])
     reading = engine.ask(Image.new("RGB", (100, 80), "white"), [CODE])["code"]
     assert reading.values == () and reading.problem == NOTHING_READ
@@ -316,8 +316,7 @@ def test_nothing_found_is_handled(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_second_look_at_a_larger_size_only_when_no_code_was_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = OcrEngine()
-    engine._model = object()
+    engine = _as_if_loaded()
     sides: list[int] = []
     code = Candidate("48213", tuple(Char(d, 0.99) for d in "48213"))
     found: dict[int, list[Line]] = {}
