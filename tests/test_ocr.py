@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from proofgen import seal
 from proofgen.samples import blank_paper, draw_code
 
 import proofwatch.engines.ocr as ocr_module
 from proofwatch.engines.base import EngineError, EngineUnavailable, Question
 from proofwatch.engines.digits import DigitLine
+from proofwatch.engines.image import prepare
 from proofwatch.engines.ocr import (
     DEFAULT_MAX_SIDE,
     LABEL,
@@ -336,8 +338,32 @@ def test_a_second_look_at_a_larger_size_only_when_no_code_was_read(
     assert engine.read_candidates(image) == (code,)
     assert sides == [DEFAULT_MAX_SIDE]  # a code-length reading: no second look
     sides.clear()
+    found[DEFAULT_MAX_SIDE] = found[RETRY_SIDE] = []
     engine.read_candidates(Image.new("RGB", (400, 300), "white"))
-    assert sides == [DEFAULT_MAX_SIDE]  # a small photo was seen whole already
+    # A small photo was seen whole already; no code at all: a last look, blurred.
+    assert sides == [DEFAULT_MAX_SIDE, RETRY_SIDE]
+
+
+def test_the_last_look_is_at_a_blurred_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _as_if_loaded()
+    seen: list[float] = []
+
+    def read_at(bgr: Any, side: int) -> list[Line]:
+        seen.append(float(bgr.std()))
+        return []
+
+    monkeypatch.setattr(engine, "_read_at", read_at)
+    stripes = np.zeros((1200, 1600, 3), np.uint8)
+    stripes[:, ::8] = 255  # dots and lines this fine merge
+    engine.read_candidates(Image.fromarray(stripes))
+    assert len(seen) == 3 and seen[0] == seen[1] and seen[2] < seen[0] / 10
+
+
+def test_a_dot_matrix_number_is_read_on_the_blurred_look(engine: OcrEngine) -> None:
+    data, info = seal.seal_photo("34916", 1300007)  # a tune-split seal, printed in dots
+    assert info.print_style == "dot-matrix"
+    image = prepare(data, 1600, 100_000_000)
+    assert "34916" in {c.text for c in engine.read_candidates(image)}
 
 
 def test_no_model_call_without_text_questions() -> None:
