@@ -75,10 +75,11 @@ TORN = 0.08  # a line whose two directions score within this of each other keeps
 RETRY_SIDE = 960
 RETRY_DIGITS = 5
 # A third look when the second found no code either, at a copy blurred by this share of its
-# long side (6 px at 1,600): the dots of a dot-matrix number merge into strokes PP-OCR reads
-# (tune: seal numbers 181 -> 184 of 200 pass, handwriting 274 -> 276 of 300; no wrong code
-# passed, no right one failed; 3 px read 6 of 8 dot-matrix seals, 6 px 8 of 8). It costs a
-# photo without a code 0.45 s more (blank paper: 0.63 -> 1.07 s median).
+# long side (6 px at 1,600), detected at `max_side`: the dots of a dot-matrix number merge
+# into strokes PP-OCR reads (tune: seal numbers 181 -> 184 of 200 pass, handwriting 274 ->
+# 276 of 300; no wrong code passed, no right one failed; 3 px read 6 of 8 dot-matrix seals,
+# 6 px 8 of 8; detected at 960 px, the same counts for twice the detector's memory). A
+# photo without a code costs 0.2 s more (blank paper: 0.63 -> 0.83 s median).
 SOFT_SHARE = 6 / 1600
 
 PRESENCE_PROBLEM = "the OCR engine reads text only; it cannot judge whether something is visible"
@@ -408,7 +409,7 @@ class OcrEngine:
             import cv2
 
             soft = cv2.GaussianBlur(bgr, (0, 0), SOFT_SHARE * max(bgr.shape[:2]))
-            lines += self._read_at(np.asarray(soft), RETRY_SIDE)
+            lines += self._read_at(np.asarray(soft), self.max_side)
         return lines
 
     def _read_at(self, bgr: Array, side: int) -> list[Line]:
