@@ -313,7 +313,7 @@ class OcrEngine:
                 # It runs its own session's settings; ours (no memory pattern) held 140 MiB
                 # less after a 960 px look. rapidocr is pinned; tests check the swap holds.
                 detector: Any = model.text_det
-                detector.session.session = open_session(files["det"], threads=2)
+                detector.session.session = open_session(files["det"], threads=2, lean=True)
                 rec = open_session(files["rec"], threads=2)
                 listed = rec.get_modelmeta().custom_metadata_map["character"].splitlines()
                 digits = None
