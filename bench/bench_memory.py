@@ -12,7 +12,6 @@ the two taking turns.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from collections import Counter
@@ -25,13 +24,7 @@ REPO = HERE.parent
 sys.path[:0] = [str(HERE), str(REPO / "tests"), str(REPO / "daemon"), str(REPO)]
 
 from bench_handwriting import cached_photo  # noqa: E402
-from bench_intake import (  # noqa: E402
-    Contender,
-    baseline_checkout,
-    default_baseline,
-    rss_kib,
-    wait_verdict,
-)
+from bench_intake import Contender, baseline_checkout, default_baseline, rss_kib  # noqa: E402
 from proofgen.cases import build_cases  # noqa: E402
 
 from daemon_process import drop_photo  # noqa: E402
@@ -58,9 +51,7 @@ def one_run(tmp: Path, contender: Contender, photos: Sequence[tuple[str, bytes, 
         for i, (family, data, expected) in enumerate(photos):
             request = {"id": f"m{i}", "rules": [RULE[family]], "expect": {EXPECT[family]: expected}}
             photo = drop_photo(daemon.watch, f"IMG_{i:04d}.jpg", data, request)
-            wait_verdict(photo, timeout=300)
-            verdict = photo.with_name(photo.name + ".verdict.json").read_text(encoding="utf-8")
-            verdicts[json.loads(verdict)["status"]] += 1
+            verdicts[daemon.wait_for_verdict(photo, timeout=300)["status"]] += 1
         after = rss_kib(daemon.proc.pid) / 1024
         peak = rss_kib(daemon.proc.pid, "VmHWM") / 1024
     finally:

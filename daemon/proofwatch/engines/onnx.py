@@ -4,6 +4,7 @@ shares, and loading once, on first use, safely from several threads."""
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import threading
 from pathlib import Path
@@ -37,13 +38,19 @@ def open_session(path: Path, threads: int, *, lean: bool = False) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's malloc_trim, looked up once; None where the C library has none."""
+    return getattr(ctypes.CDLL(None), "malloc_trim", None)
+
+
 def give_back_free_memory() -> bool:
     """Return the C heap's free pages to the system; False where the C library cannot.
 
     A model run frees tens of MiB of tensors, and glibc keeps freed memory for reuse, in
     one heap per thread that ran: the daemon's worker threads each held a detector's worth.
     """
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc's; absent elsewhere
+    trim = _malloc_trim()
     if trim is None:
         return False
     trim(0)
