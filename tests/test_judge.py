@@ -192,10 +192,14 @@ def test_print_is_judged_on_ppocr_alone() -> None:
     assert judge([_by("48218", "ppocr")], "48213", CODE, printed).status == "fail"
 
 
-def test_digits_handwriting_readers_confuse_are_review_never_fail() -> None:
-    """A 2 written with a loop reads as a 9 to every reader: such a reading never fails."""
+def _three(text: str, p: float = 0.99, doubt: dict[int, str] | None = None) -> Candidate:
+    return Candidate(text, _read(text, p, doubt=doubt).chars, "ppocr+cnn+line", 3)
+
+
+def test_digits_handwriting_readers_confuse_are_review_not_fail() -> None:
+    """A 2 written with a loop reads as a 9 to every reader: such a reading does not fail."""
     hand = THRESHOLDS["handwriting"]
-    three = Candidate("19189", _read("19189").chars, "ppocr+cnn+line", 3)
+    three = _three("19189", 0.94)
     verdict = judge([three], "19182", CODE, hand)
     assert verdict.status == "review" and verdict.reason_code == "code_uncertain"
     assert "a handwritten 2 is often read as a 9" in verdict.detail
@@ -205,6 +209,15 @@ def test_digits_handwriting_readers_confuse_are_review_never_fail() -> None:
     # Still a sure rival: it blocks a pass of the code it may be.
     both = [_read("19182", agree=3), three]
     assert judge(both, "19182", CODE, hand).status == "review"
+
+
+def test_three_readers_sure_beyond_doubt_fail_even_a_confusable_pair() -> None:
+    hand = THRESHOLDS["handwriting"]
+    assert hand.pair_min_all <= 0.99 and hand.pair_expected_max_all < 0.01
+    assert judge([_three("19189")], "19182", CODE, hand).status == "fail"
+    # Not when any of them gave the expected digit a little, nor when two readers say so.
+    assert judge([_three("19189", doubt={4: "2"})], "19182", CODE, hand).status == "review"
+    assert judge([_read("19189")], "19182", CODE, hand).status == "review"
 
 
 def test_a_nine_read_as_a_four_is_review() -> None:

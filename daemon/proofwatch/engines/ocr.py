@@ -195,7 +195,7 @@ def merge(
     each character's probabilities are their mean.
     """
     readings: list[list[Candidate]] = [list(ocr)]
-    if cnn is not None and cnn.text and cnn.complete:
+    if cnn is not None and cnn.text:
         cnn_chars = tuple(
             Char(ch, max(p[:10]), tuple(p[:10])) for ch, p in zip(cnn.text, cnn.probs, strict=True)
         )

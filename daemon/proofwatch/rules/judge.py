@@ -66,6 +66,11 @@ class Thresholds:
     # Digit pairs (expected, read) that handwriting readers misread into each other: a
     # reading that differs from the expected code by one of these is never evidence to fail.
     confusable: frozenset[tuple[str, str]] = frozenset()
+    # ... unless all three readers read the difference this surely (their mean), each giving
+    # the expected digit at most `pair_expected_max_all` there. Tune (1,400 right codes): the
+    # surest three-reader misreading of a right code into a pair was 0.93 (98565 read 98665).
+    pair_min_all: float = 0.95
+    pair_expected_max_all: float = 0.005
     # An unsure reading near the expected code stands in the way of a fail only where it gives
     # the expected digit more than this, at a place where the failing reading differs (1.0:
     # any does). Tune (900 right codes, 400 one digit off): 1.0 failed 212 one digit off,
@@ -134,6 +139,18 @@ def _sure_at_differences(candidate: Candidate, expected: str, t: Thresholds) -> 
     return True
 
 
+def _beyond_pairs(candidate: Candidate, expected: str, t: Thresholds) -> bool:
+    """All three readers read the difference so surely that even a confusable pair fails."""
+    if candidate.agree < 3:
+        return False
+    for i in _differing(candidate.text, expected):
+        char = candidate.chars[i]
+        p_expected = char.p_digit(expected[i])
+        if char.prob < t.pair_min_all or p_expected is None or p_expected > t.pair_expected_max_all:
+            return False
+    return True
+
+
 def _leaves_room(candidate: Candidate, expected: str, places: Sequence[int], room: float) -> bool:
     """Whether the reading gives the expected digit more than `room` at any of `places`
     (a place whose probabilities the reader cannot give leaves room)."""
@@ -194,7 +211,7 @@ def judge(
         for c in sure_rivals
         if c.agree >= t.fail_agree
         and c.source not in t.fail_without
-        and _confusion(c.text, expected, t.confusable) is None
+        and (_confusion(c.text, expected, t.confusable) is None or _beyond_pairs(c, expected, t))
     ]
     same = [c for c in fitting if c.text == expected]
     if same:
