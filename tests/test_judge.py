@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from proofwatch.rules.judge import THRESHOLDS, Thresholds, judge
 from proofwatch.vocabulary import Candidate, Char
 
@@ -177,6 +179,17 @@ def test_three_readers_may_fail_a_code_on_less_sure_characters() -> None:
     p = (t.fail_min_all + t.fail_min_agreed) / 2  # below two readers' bar, above three's
     assert judge([_by("48218", "ppocr+cnn", p)], "48213", CODE).status == "review"
     assert judge([_by("48218", "ppocr+cnn+line", p)], "48213", CODE).status == "fail"
+
+
+def test_a_reader_that_barely_leans_does_not_second_a_fail() -> None:
+    sure = _by("48218", "ppocr+cnn+line", 0.95)
+    last = sure.chars[4]
+    carried = replace(last, least=0.4)  # one reader gave the 8 only 0.4: two carried it
+    weak = replace(sure, chars=(*sure.chars[:4], carried))
+    assert judge([sure], "48213", CODE).status == "fail"
+    assert judge([weak], "48213", CODE).status == "review"
+    # Printed numbers are judged on PP-OCR alone: a handwriting reader's doubt is not heard.
+    assert judge([weak], "48213", CODE, THRESHOLDS["print"]).status == "fail"
 
 
 def test_print_is_judged_on_ppocr_alone() -> None:

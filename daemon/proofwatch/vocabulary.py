@@ -166,11 +166,20 @@ DIGITS = "0123456789"
 
 @dataclass(frozen=True)
 class Char:
-    """One character as read: what it is, its probability, and P(0..9) where known."""
+    """One character as read: what it is, its probability, and P(0..9) where known.
+
+    When several readers read it alike, `prob` and `digits` are their mean and `least` the
+    lowest probability any one of them gave it."""
 
     text: str
     prob: float
     digits: tuple[float, ...] = ()  # ten probabilities (0..9), or empty when not known
+    least: float | None = None  # None: one reader, `prob` itself
+
+    @property
+    def weakest(self) -> float:
+        """The probability of the least sure reader of this character."""
+        return self.prob if self.least is None else self.least
 
     def p_digit(self, digit: str) -> float | None:
         """The probability that this place holds `digit`; None when the engine cannot say."""

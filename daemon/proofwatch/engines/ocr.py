@@ -214,7 +214,12 @@ def merge(
                 continue  # one reader's second run of the same digits is no second opinion
             n = known.agree
             chars = tuple(
-                Char(a.text, (a.prob * n + b.prob) / (n + 1), _mean(a.digits, b.digits, n))
+                Char(
+                    a.text,
+                    (a.prob * n + b.prob) / (n + 1),
+                    _mean(a.digits, b.digits, n),
+                    min(a.weakest, b.weakest),
+                )
                 for a, b in zip(known.chars, cand.chars, strict=True)
             )
             out[same] = Candidate(known.text, chars, f"{known.source}+{cand.source}", n + 1)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..vocabulary import Candidate, ReasonCode, Status
 
@@ -43,6 +43,10 @@ class Thresholds:
     # 107 one digit off and no right code; 0.80 and 0.10 failed 109, and 1 right code.
     fail_min_agreed: float = 0.90
     fail_expected_max: float = 0.03
+    # Readers who agree are averaged, so two sure ones could carry a third that barely
+    # leaned their way: to fail, each must give the differing character at least even odds.
+    # Tune: no code one digit off that failed had a reader below 0.51 there (298 of 400).
+    fail_min_each: float = 0.50
     # Read by all three readers: each differing character at least this sure, the expected
     # one given at most this there (tune: 0.6-0.8 all failed no right code).
     fail_min_all: float = 0.70
@@ -182,7 +186,9 @@ def _without(candidates: Sequence[Candidate], ignore: tuple[str, ...]) -> list[C
         if not kept:
             continue
         agree = max(1, c.agree - (len(readers) - len(kept)))
-        out.append(Candidate(c.text, c.chars, "+".join(kept), agree))
+        # The least sure reader may be one left out: the kept readers' mean stands for it.
+        chars = c.chars if kept == readers else tuple(replace(ch, least=None) for ch in c.chars)
+        out.append(Candidate(c.text, chars, "+".join(kept), agree))
     return out
 
 
@@ -211,6 +217,7 @@ def judge(
         for c in sure_rivals
         if c.agree >= t.fail_agree
         and c.source not in t.fail_without
+        and all(c.chars[i].weakest >= t.fail_min_each for i in _differing(c.text, expected))
         and (_confusion(c.text, expected, t.confusable) is None or _beyond_pairs(c, expected, t))
     ]
     same = [c for c in fitting if c.text == expected]
