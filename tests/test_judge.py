@@ -240,3 +240,31 @@ def test_a_nine_read_as_a_four_is_review() -> None:
     assert verdict.status == "review" and "a handwritten 9 is often read as a 4" in verdict.detail
     # The pair has a direction: a 4 read as a 9 still fails.
     assert judge([_read("94765")], "44765", CODE, hand).status == "fail"
+
+
+def _on(cand: Candidate, line: int, turn: int = 0) -> Candidate:
+    return replace(cand, line=line, turn=turn)
+
+
+def test_the_readers_of_one_line_weighed_together_may_pass_a_code() -> None:
+    # PP-OCR alone read the code, not surely enough for one reader; the line recogniser read
+    # a 8 at the end, unsurely, leaving the 3 0.45. Their mean at every place: 0.575 or more.
+    alone = _read("48213", 0.7, agree=1)
+    other = replace(_read("48218", 0.55, doubt={4: "3"}), source="line", agree=1)
+    assert judge([alone, other], "48213", CODE).status == "review"  # lines not known
+    verdict = judge([_on(alone, 0), _on(other, 0)], "48213", CODE)
+    assert verdict.status == "pass" and "weighing the readers" in verdict.detail
+    # Not when they read different lines, nor when one gives the 3 (almost) nothing.
+    assert judge([_on(alone, 0), _on(other, 1)], "48213", CODE).status == "review"
+    sure = replace(_read("48218", 0.9, doubt={4: "3"}), source="line", agree=1)
+    assert judge([_on(alone, 0), _on(sure, 0)], "48213", CODE).status == "review"
+
+
+def test_the_same_line_read_upside_down_is_no_rival() -> None:
+    # 18889 turned half round reads 68881, as surely: the line was read both ways.
+    right, flipped = _read("18889", agree=2), _read("68881", agree=2)
+    assert judge([right, flipped], "18889", CODE).status == "review"
+    assert judge([_on(right, 3, 0), _on(flipped, 3, 180)], "18889", CODE).status == "pass"
+    # Another line, or the same way up: still a rival.
+    assert judge([_on(right, 3, 0), _on(flipped, 4, 180)], "18889", CODE).status == "review"
+    assert judge([_on(right, 3, 90), _on(flipped, 3, 90)], "18889", CODE).status == "review"

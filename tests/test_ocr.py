@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -116,6 +117,7 @@ def test_three_readers_read_real_handwriting(engine: OcrEngine) -> None:
     found = engine.read_candidates(_real_photo("48213", 1_000_901))
     best = found[0]
     assert (best.text, best.source, best.agree) == ("48213", "ppocr+cnn+line", 3)
+    assert best.line is not None and best.turn in (0, 90, 180, 270)
     assert judge(found, "48213", r"^[0-9]{5}$", THRESHOLDS["handwriting"]).status == "pass"
 
 
@@ -341,11 +343,12 @@ def test_a_second_look_at_a_larger_size_only_when_no_code_was_read(
     image = Image.new("RGB", (1600, 1200), "white")
     found[DEFAULT_MAX_SIDE] = [Line(((0, 0),) * 4, "482", 0.9, 0, (Candidate("482"),))]
     found[RETRY_SIDE] = [Line(((0, 0),) * 4, "48213", 0.9, 0, (code,))]
-    assert engine.read_candidates(image) == (code, Candidate("482"))
+    # Each candidate numbered with its line, the second look's lines after the first's.
+    assert engine.read_candidates(image) == (replace(code, line=1), Candidate("482", line=0))
     assert sides == [DEFAULT_MAX_SIDE, RETRY_SIDE]
     sides.clear()
     found[DEFAULT_MAX_SIDE] = found[RETRY_SIDE]
-    assert engine.read_candidates(image) == (code,)
+    assert engine.read_candidates(image) == (replace(code, line=0),)
     assert sides == [DEFAULT_MAX_SIDE]  # a code-length reading: no second look
     sides.clear()
     found[DEFAULT_MAX_SIDE] = found[RETRY_SIDE] = []

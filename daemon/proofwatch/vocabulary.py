@@ -193,13 +193,17 @@ class Candidate:
     """One transcription of one line, with how sure the engine is of each character.
 
     `agree` counts the independent readers that produced exactly this text (the embedded
-    OCR's PP-OCR, its glyph CNN and its line recogniser: 1 to 3).
+    OCR's PP-OCR, its glyph CNN and its line recogniser: 1 to 3); `line` numbers the line of
+    the photo it was read on and `turn` the degrees its crop was turned to read it, so that
+    readings of one line, the same way up, can be weighed together.
     """
 
     text: str
     chars: tuple[Char, ...] = ()
     source: str = "ocr"
     agree: int = 1
+    line: int | None = None  # None: not known
+    turn: int | None = None
 
     @property
     def confidence(self) -> float:

@@ -32,7 +32,7 @@ import math
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -463,14 +463,13 @@ class OcrEngine:
                         (frames,) = self._lines.frames([prepare_line(gray)])
                         digits, line_chars = ctc_decode(frames, LINE_CHARSET)
                         line = Candidate(digits, line_chars, "line")
-                cands.extend(merge(ocr, cnn, line))
+                cands.extend(replace(c, turn=turn) for c in merge(ocr, cnn, line))
             lines.append(Line(quad, text.strip(), best_score, first, tuple(cands)))
         return lines
 
     def read_candidates(self, image: Image.Image) -> tuple[Candidate, ...]:
         """Every digit string read in `image`, with its confidence, best first."""
-        lines = self.read_lines(image)
-        cands = [c for line in lines for c in line.candidates]
+        cands = numbered(self.read_lines(image))
         return tuple(sorted(cands, key=lambda c: (-c.agree, -c.confidence)))
 
     def ask(self, image: Image.Image, questions: Sequence[Question]) -> dict[str, Reading]:
@@ -478,7 +477,7 @@ class OcrEngine:
         text_questions = [q for q in questions if q.kind == "text"]
         if text_questions:
             lines = self.read_lines(image)
-            cands = [c for line in lines for c in line.candidates]
+            cands = numbered(lines)
             words = [line.text for line in lines if line.score >= self.min_score and line.text]
             values = tuple(dict.fromkeys([*values_of(cands), *words]))[:MAX_CANDIDATES]
             problem = None if values else NOTHING_READ
@@ -488,6 +487,11 @@ class OcrEngine:
             if question.kind != "text":
                 answers[question.key] = Reading(LABEL, (), PRESENCE_PROBLEM)
         return answers
+
+
+def numbered(lines: Sequence[Line]) -> list[Candidate]:
+    """Every line's candidates, each marked with the number of the line it was read on."""
+    return [replace(c, line=i) for i, line in enumerate(lines) for c in line.candidates]
 
 
 def _reading(values: tuple[str, ...], problem: str | None, cands: tuple[Candidate, ...]) -> Reading:

@@ -5,8 +5,10 @@ An engine that can say how sure it is (the embedded OCR) reports each line it re
 of every digit 0-9 at that place. The engine never saw the expected code; here it is
 compared, and doubt always ends in `review`:
 
-- pass: the expected code was read, with confidence, and no other reading of the same code
-  (one or two places off) was just as sure, unless fewer readers read that one;
+- pass: the expected code was read, with confidence (or the readers of one line, weighed
+  together, give it at every place more than even odds and none of them denies it), and no
+  other reading of the same code (one or two places off) was just as sure, unless fewer
+  readers read that one or it is the same line read upside down;
 - fail: a code one or two places off was read by enough readers (`fail_agree`), with
   confidence at every place where it differs, no reading gave the expected digit more than
   a little there (`doubt_room`), no reader read the expected code at all, and the digits
@@ -80,6 +82,13 @@ class Thresholds:
     # any does). Tune (900 right codes, 400 one digit off): 1.0 failed 212 one digit off,
     # 0.1 failed 219 (0.5 and 0.03 the same); no right code failed either way.
     doubt_room: float = 0.10
+    # A code no reader read exactly, or not surely enough, still passes when the readers of
+    # one line, weighed together (the mean of the probabilities each gives the expected
+    # digit, at every place), read it at least this surely; at least `weighed_readers` of
+    # them, none giving the expected digit less than `weighed_floor` anywhere.
+    weighed_min: float = 0.5
+    weighed_readers: int = 2
+    weighed_floor: float = 0.2
     # Readers whose readings this writing leaves out (they do not know it): their candidates
     # are dropped, and their vote taken from candidates they share (whose probabilities,
     # averaged over the readers, stay as they are: those readers read the same digits).
@@ -155,6 +164,47 @@ def _beyond_pairs(candidate: Candidate, expected: str, t: Thresholds) -> bool:
     return True
 
 
+def _other_way_up(rival: Candidate, same: Sequence[Candidate]) -> bool:
+    """The rival is the line that was read as the expected code, read upside down (a code of
+    0, 1, 6, 8 and 9 reads as another code the other way up, as surely): no second code."""
+    return rival.line is not None and any(
+        s.line == rival.line
+        and s.turn is not None
+        and rival.turn is not None
+        and (s.turn - rival.turn) % 360 == 180
+        for s in same
+    )
+
+
+def _weighed(candidates: Sequence[Candidate], expected: str, t: Thresholds) -> float:
+    """How surely the readers of one line, weighed together, read `expected`: on the line
+    where they do best, the lowest over its places of the mean probability they give the
+    expected character. Only readings as long as the code count, at least `weighed_readers`
+    readers must have read that line so, each reader once (its least favourable reading),
+    and 0 where any of them gives the expected character less than `weighed_floor`."""
+    lines: dict[tuple[int, int | None], dict[str, list[float]]] = {}
+    for c in candidates:
+        if c.line is None or len(c.text) != len(expected) or len(c.chars) != len(c.text):
+            continue
+        known_places = [c.chars[i].p_digit(d) for i, d in enumerate(expected)]
+        places = [p for p in known_places if p is not None]
+        if len(places) != len(expected):
+            continue
+        readers = lines.setdefault((c.line, c.turn), {})
+        for reader in c.source.split("+"):
+            if reader not in readers or min(places) < min(readers[reader]):
+                readers[reader] = places
+    best = 0.0
+    for readers in lines.values():
+        if len(readers) < t.weighed_readers:
+            continue
+        if any(p < t.weighed_floor for places in readers.values() for p in places):
+            continue
+        means = [sum(ps) / len(ps) for ps in zip(*readers.values(), strict=True)]
+        best = max(best, min(means))
+    return best
+
+
 def _leaves_room(candidate: Candidate, expected: str, places: Sequence[int], room: float) -> bool:
     """Whether the reading gives the expected digit more than `room` at any of `places`
     (a place whose probabilities the reader cannot give leaves room)."""
@@ -188,7 +238,7 @@ def _without(candidates: Sequence[Candidate], ignore: tuple[str, ...]) -> list[C
         agree = max(1, c.agree - (len(readers) - len(kept)))
         # The least sure reader may be one left out: the kept readers' mean stands for it.
         chars = c.chars if kept == readers else tuple(replace(ch, least=None) for ch in c.chars)
-        out.append(Candidate(c.text, chars, "+".join(kept), agree))
+        out.append(replace(c, chars=chars, source="+".join(kept), agree=agree))
     return out
 
 
@@ -221,20 +271,29 @@ def judge(
         and (_confusion(c.text, expected, t.confusable) is None or _beyond_pairs(c, expected, t))
     ]
     same = [c for c in fitting if c.text == expected]
-    if same:
-        best = max(same, key=lambda c: (c.agree, c.confidence))
-        need = t.pass_min if best.agree >= 2 else t.pass_min_single
-        if best.confidence < need:
-            detail = f"read {expected}, but unsure ({best.confidence:.2f} < {need:.2f})"
+    weighed = _weighed(candidates, expected, t)
+    if same or weighed >= t.weighed_min:
+        best = max(same, key=lambda c: (c.agree, c.confidence), default=None)
+        agree = best.agree if best else 2
+        need = t.pass_min if agree >= 2 else t.pass_min_single
+        sure = best.confidence if best else 0.0
+        if sure < need and weighed < t.weighed_min:
+            detail = f"read {expected}, but unsure ({sure:.2f} < {need:.2f})"
             return Judgement("review", "code_uncertain", detail, expected)
-        blocking = [c for c in sure_rivals if not t.outvote or best.agree - c.agree < t.outvote]
+        blocking = [
+            c
+            for c in sure_rivals
+            if (not t.outvote or agree - c.agree < t.outvote) and not _other_way_up(c, same)
+        ]
         if blocking:
             other = blocking[0].text
             detail = f"read {expected}, and just as surely {other}: a person should look"
             return Judgement("review", "code_uncertain", detail, expected)
-        return Judgement(
-            "pass", "code_matches", f"read {expected} ({best.confidence:.2f})", expected
-        )
+        if sure >= need:
+            detail = f"read {expected} ({sure:.2f})"
+        else:
+            detail = f"read {expected}, weighing the readers of its line ({weighed:.2f})"
+        return Judgement("pass", "code_matches", detail, expected)
     unsure = [c for c in rivals if c not in sure_rivals]
     failing = [
         c
