@@ -10,9 +10,10 @@ compared, and doubt always ends in `review`:
   other reading of the same code (one or two places off) was just as sure, unless fewer
   readers read that one or it is the same line read upside down;
 - fail: a code one or two places off was read by enough readers (`fail_agree`), with
-  confidence at every place where it differs, no reading gave the expected digit more than
-  a little there (`doubt_room`), no reader read the expected code at all, and the digits
-  differ by no pair that handwriting readers confuse. A wearer who wrote the right code
+  confidence at every place where it differs (each reader at least even odds), no reading
+  gave the expected digit more than a little there (`doubt_room`), no reader read the
+  expected code at all, and the digits differ by no pair that handwriting readers confuse,
+  unless all three readers are sure beyond doubt. A wearer who wrote the right code
   must never be told it is wrong, so a reading that differs in more places (a sheet read
   upside down, a printed number beside the code) is not evidence enough;
 - review: everything else, with a reason code that says why.
