@@ -3,6 +3,8 @@ cut off, and on real camera photos (the check costs about 5 ms a photo: BENCHMAR
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
@@ -103,3 +105,20 @@ def test_real_photos_do_not_all_get_hints() -> None:
     assert photos
     hinted = [p.name for p in photos if codes(prepare(p.read_bytes(), 1600, 10**9))]
     assert len(hinted) < len(photos), hinted
+
+
+def test_the_perceptual_hash_of_the_reduced_copy_is_the_full_copys(
+    photos: list[Image.Image],
+) -> None:
+    import imagehash
+
+    from proofwatch.quality import perceptual_hash
+
+    hashes = [perceptual_hash(photo) for photo in photos]
+    for photo, hashed in zip(photos, hashes, strict=True):
+        assert len(hashed) == 16 and int(hashed, 16) >= 0
+        # Within 2 bits of the hash of the whole copy, which older histories hold.
+        assert imagehash.hex_to_hash(hashed) - imagehash.phash(photo) <= 2
+    # Different photos stay far apart (a duplicate is 6 bits or fewer by default).
+    apart = [imagehash.hex_to_hash(a) - imagehash.hex_to_hash(b) for a, b in pairwise(hashes)]
+    assert min(apart) > 6

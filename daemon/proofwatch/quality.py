@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import imagehash
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
@@ -23,6 +24,11 @@ from .vocabulary import Hint
 # The grey copy measured: large enough for a handwritten stroke to keep its edges, small
 # enough to cost a few milliseconds.
 ANALYSIS_SIDE = 512
+# The perceptual hash reads a 32x32 copy. Reduced to about this first (a box average), it
+# costs 2 ms instead of 10 for a 1600 px photo; no hash of 68 photos (the corpus's and
+# generated ones) moved by more than 2 of its 64 bits, so a history hashed before still
+# finds its duplicates (`max_distance` 6 by default).
+HASH_SIDE = 256
 
 Grey = NDArray[np.uint8]
 Mask = NDArray[np.uint8]  # 0 or 1
@@ -59,6 +65,11 @@ def grey_copy(image: Image.Image, side: int = ANALYSIS_SIDE) -> Grey:
     factor = max(1, round(max(image.size) / side))
     small = image.reduce(factor) if factor > 1 else image  # box average: cheap, no aliasing
     return np.asarray(small.convert("L"))
+
+
+def perceptual_hash(image: Image.Image) -> str:
+    """The photo's 64-bit perceptual hash (imagehash's pHash), in hex, to find it sent again."""
+    return str(imagehash.phash(Image.fromarray(grey_copy(image, HASH_SIDE))))
 
 
 def paper_mask(grey: Grey, closing: int = 3) -> Mask:

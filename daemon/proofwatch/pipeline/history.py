@@ -18,11 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import imagehash
-
 from ..contract.verdict import QUARANTINED, VERDICT_SUFFIX, metadata_from_block, read_verdict
 from ..engines.image import open_checked, upright_copy
 from ..intake.reader import read_photo
+from ..quality import perceptual_hash
 from ..state import Record, StateStore
 from .setup import Settings
 
@@ -91,6 +90,6 @@ def _rehash(store: StateStore, settings: Settings, rows: list[Record]) -> None:
             if hashlib.sha256(data).hexdigest() != row.sha256:
                 continue  # changed since its verdict: it is judged again, and hashed then
             image = upright_copy(open_checked(data, settings.max_pixels), settings.image_side)
-            store.set_phash(row.path, row.sha256, str(imagehash.phash(image)))
+            store.set_phash(row.path, row.sha256, perceptual_hash(image))
         except Exception as exc:  # unreadable now, or an image the pipeline rejects too
             log.debug("no perceptual hash recomputed for %r: %s", row.path, exc)

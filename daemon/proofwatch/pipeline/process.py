@@ -16,8 +16,6 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import imagehash
-
 from ..contract.request import RequestError, read_request
 from ..contract.verdict import (
     QUARANTINED,
@@ -33,7 +31,7 @@ from ..engines.base import ModelWait
 from ..engines.image import SOURCE_JPEG, ImageRejected, as_stored, open_checked, upright_copy
 from ..intake.reader import FileChanged, Rejected, Snapshot, unchanged_since
 from ..metadata import PhotoMetadata
-from ..quality import retake_hints
+from ..quality import perceptual_hash, retake_hints
 from ..rules.decide import Facts, decide
 from ..rules.model import Rule
 from ..state import StateStore
@@ -242,7 +240,7 @@ class _Run:
         self.timings["request"] = round(self.options.waited * 1000)
         self.request_id = request.id
         # The retake hints and the perceptual hash are worked out while the engines read.
-        looked = _BESIDE.submit(lambda: (retake_hints(image), str(imagehash.phash(image))))
+        looked = _BESIDE.submit(lambda: (retake_hints(image), perceptual_hash(image)))
         try:
             similarity = match_references(self.setup.rules, rules, image)
             needs_model = any(rule.asks_model for rule in rules)

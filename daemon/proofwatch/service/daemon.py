@@ -181,10 +181,11 @@ class Daemon:
 
     def _warm_up(self) -> None:
         """Check the model server and load OCR now, not on the first photo."""
-        import imagehash
         from PIL import Image
 
-        imagehash.phash(Image.new("L", (32, 32)))  # its first call imports scipy (~1 s)
+        from ..quality import perceptual_hash
+
+        perceptual_hash(Image.new("L", (32, 32)))  # its first call imports scipy (~1 s)
         engines = self.engines
         health = engines.check_ollama()
         if engines.mode != "ollama" and (health is None or not health.model_ready):
