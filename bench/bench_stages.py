@@ -20,7 +20,6 @@ from typing import TypeVar
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests"), str(HERE.parent / "daemon")]
 
-import imagehash  # noqa: E402
 from bench_intake import RULES, photo  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
@@ -36,7 +35,7 @@ from proofwatch.intake.reader import read_photo  # noqa: E402
 from proofwatch.metadata import read_metadata  # noqa: E402
 from proofwatch.pipeline.process import Pipeline  # noqa: E402
 from proofwatch.pipeline.setup import Options, Setup  # noqa: E402
-from proofwatch.quality import retake_hints  # noqa: E402
+from proofwatch.quality import perceptual_hash, retake_hints  # noqa: E402
 from proofwatch.rules.loader import load_rules  # noqa: E402
 from proofwatch.state import StateStore  # noqa: E402
 from proofwatch.strip import strip_bytes  # noqa: E402
@@ -84,7 +83,7 @@ def one_round(path: Path, data: bytes, engines: EngineSet, store: StateStore) ->
 
     image: Image.Image = timed(f"resize to {SIDE} px", shrink)
     timed("retake hints (quality.py)", lambda: retake_hints(image))
-    timed("perceptual hash", lambda: imagehash.phash(image))
+    timed("perceptual hash (quality.py)", lambda: perceptual_hash(image))
     jpeg: bytes = timed("encode the model's JPEG", lambda: encode_jpeg(image))
     engine = engines.engine("ollama")
     assert isinstance(engine, ModelEngine)
@@ -139,7 +138,7 @@ def main(rounds: int = 15) -> None:
         ) as name:
             tmp = Path(name)
             big, small = photo(4000, 3000, 1), photo(640, 480, 2)
-            imagehash.phash(Image.new("L", (32, 32)))  # scipy's first import, not a stage
+            perceptual_hash(Image.new("L", (32, 32)))  # scipy's first import, not a stage
             measured = {
                 "12 MP": measure(big, tmp, fake, rounds),
                 "640x480": measure(small, tmp, fake, rounds),
