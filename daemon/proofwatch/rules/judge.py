@@ -275,7 +275,7 @@ def judge(
     weighed = _weighed(candidates, expected, t)
     if same or weighed >= t.weighed_min:
         best = max(same, key=lambda c: (c.agree, c.confidence), default=None)
-        agree = best.agree if best else 2
+        agree = best.agree if best else t.weighed_readers
         need = t.pass_min if agree >= 2 else t.pass_min_single
         sure = best.confidence if best else 0.0
         if sure < need and weighed < t.weighed_min:
