@@ -30,7 +30,8 @@ BOX = 20  # MNIST fits each digit into 20x20 inside the 28x28 frame
 # A piece of ink touching the crop's left or right end and narrower than this share of the
 # line's tallest piece is the edge of something the box cut (paper, a shadow, a ruling), not
 # a digit. Tune: it was read as a leading 1 (75459 as 175459); dropping such slivers failed
-# 11 more of 400 codes one digit off and passed 1 more right code (0.1-0.7 all alike).
+# 11 more of 400 codes one digit off and passed 1 more right code (0.1: 6 more; 0.3-0.7: 11
+# more, but the right code not).
 EDGE_SLIVER = 0.25
 SLANTS = (0.2, -0.2)  # the extra views of each glyph: sheared this far (x += slant * y)
 
