@@ -110,11 +110,14 @@ def ink_map(gray: npt.NDArray[np.uint8]) -> FloatArray:
     return np.asarray(np.clip(diff / top, 0, 1), np.float32)
 
 
-def segment(gray: npt.NDArray[np.uint8], max_glyphs: int = 12) -> list[Glyph]:
+def segment(
+    gray: npt.NDArray[np.uint8], max_glyphs: int = 12, edge_sliver: float = EDGE_SLIVER
+) -> list[Glyph]:
     """The glyphs of one text line (dark ink on light paper), left to right.
 
     Pieces that overlap another horizontally by most of their width are one glyph (a 5 whose
-    hat is apart); specks much smaller than the line's largest piece are dropped.
+    hat is apart); specks much smaller than the line's largest piece are dropped, and so are
+    pieces at the line's ends narrower than `edge_sliver` of its tallest (0: none).
     """
     import cv2
 
@@ -132,7 +135,7 @@ def segment(gray: npt.NDArray[np.uint8], max_glyphs: int = 12) -> list[Glyph]:
             stats[i, cv2.CC_STAT_LEFT] == 0
             or stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] >= width
         )
-        and stats[i, cv2.CC_STAT_WIDTH] < EDGE_SLIVER * tallest
+        and stats[i, cv2.CC_STAT_WIDTH] < edge_sliver * tallest
     ]
     if slivers:
         ink = np.where(np.isin(labels, slivers), 0.0, ink).astype(np.float32)
