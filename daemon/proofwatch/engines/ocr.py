@@ -192,7 +192,7 @@ def merge(
     """PP-OCR's digit runs of one line, with the CNN's and the line reader's readings of it.
 
     Readings of the same text are one candidate: `agree` counts the readers that read it,
-    each character's probabilities are their mean.
+    each character's probabilities are their mean (and the least sure reader's is kept).
     """
     readings: list[list[Candidate]] = [list(ocr)]
     if cnn is not None and cnn.text:
