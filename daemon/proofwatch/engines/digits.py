@@ -197,8 +197,9 @@ class DigitModel(OnnxModel):
         if not glyphs:
             return DigitLine("", ())
         images = [g.image for g in glyphs]
-        views = [images] + [[slanted(im, slant) for im in images] for slant in SLANTS]
-        probs = np.mean([self.classify(np.stack(view)) for view in views], axis=0)
+        views = images + [slanted(im, slant) for slant in SLANTS for im in images]
+        # One run of the model for every view; then each glyph's mean over its views.
+        probs = self.classify(np.stack(views)).reshape(1 + len(SLANTS), len(images), -1).mean(0)
         text = "".join(CLASSES[int(np.argmax(p[:JUNK]))] for p in probs)
         return DigitLine(text, tuple(tuple(float(v) for v in p) for p in probs))
 

@@ -145,22 +145,23 @@ def _sure_at_differences(candidate: Candidate, expected: str, t: Thresholds) -> 
         return False
     need = (t.fail_min, t.fail_min_agreed, t.fail_min_all)[min(candidate.agree, 3) - 1]
     room = t.fail_expected_max_all if candidate.agree >= 3 else t.fail_expected_max
-    for i in _differing(candidate.text, expected):
-        char = candidate.chars[i]
-        p_expected = char.p_digit(expected[i])
-        if char.prob < need or p_expected is None or p_expected > room:
-            return False
-    return True
+    return _read_at_least(candidate, expected, need, room)
 
 
 def _beyond_pairs(candidate: Candidate, expected: str, t: Thresholds) -> bool:
     """All three readers read the difference so surely that even a confusable pair fails."""
-    if candidate.agree < 3:
-        return False
+    return candidate.agree >= 3 and _read_at_least(
+        candidate, expected, t.pair_min_all, t.pair_expected_max_all
+    )
+
+
+def _read_at_least(candidate: Candidate, expected: str, need: float, room: float) -> bool:
+    """At every place where the reading differs, its character at least `need` sure and the
+    expected one given at most `room` (unknown: too much)."""
     for i in _differing(candidate.text, expected):
         char = candidate.chars[i]
         p_expected = char.p_digit(expected[i])
-        if char.prob < t.pair_min_all or p_expected is None or p_expected > t.pair_expected_max_all:
+        if char.prob < need or p_expected is None or p_expected > room:
             return False
     return True
 
