@@ -145,6 +145,10 @@ def _by(text: str, source: str, p: float = 0.99) -> Candidate:
     return Candidate(text, _read(text, p).chars, source, len(source.split("+")))
 
 
+def _on(cand: Candidate, line: int, turn: int = 0) -> Candidate:
+    return replace(cand, line=line, turn=turn)
+
+
 def test_a_rival_of_fewer_readers_does_not_block_a_pass() -> None:
     cands = [_by("48213", "ppocr+cnn"), _by("48218", "line")]
     assert judge(cands, "48213", CODE).status == "pass"
@@ -158,6 +162,23 @@ def test_the_two_line_readers_alone_cannot_fail_a_code() -> None:
     assert judge([_by("48218", "ppocr+line")], "48213", CODE).status == "review"
     for readers in ("ppocr+cnn", "cnn+line", "ppocr+cnn+line"):
         assert judge([_by("48218", readers)], "48213", CODE).status == "fail", readers
+
+
+def test_the_two_line_readers_fail_a_code_when_the_glyph_cnn_seconds_them_there() -> None:
+    """PP-OCR and the line recogniser read 48218; the glyph CNN, on the same line, read
+    49218: another digit wrong, but an 8 where they read one, the 3 given nothing."""
+    both = _on(_by("48218", "ppocr+line"), 0)
+    cnn = _on(_by("49218", "cnn"), 0)
+    assert judge([both, cnn], "48213", CODE).status == "fail"
+    # Not from another line, nor turned another way, nor leaning the expected way there.
+    assert judge([both, _on(_by("49218", "cnn"), 1)], "48213", CODE).status == "review"
+    assert judge([both, _on(_by("49218", "cnn"), 0, 180)], "48213", CODE).status == "review"
+    leaning = replace(_read("49213", 0.6, doubt={4: "8"}), source="cnn", agree=1)
+    assert judge([both, _on(leaning, 0)], "48213", CODE).status == "review"
+    # Nor when its own reading is of another length: which place is which is not known.
+    assert judge([both, _on(_by("4918", "cnn"), 0)], "48213", CODE).status == "review"
+    # One of the two seconding the other is no third reader.
+    assert judge([both, _on(_by("49218", "line"), 0)], "48213", CODE).status == "review"
 
 
 def test_an_unsure_reading_stands_in_the_way_of_a_fail_only_where_it_leaves_room() -> None:
@@ -240,10 +261,6 @@ def test_a_nine_read_as_a_four_is_review() -> None:
     assert verdict.status == "review" and "a handwritten 9 is often read as a 4" in verdict.detail
     # The pair has a direction: a 4 read as a 9 still fails.
     assert judge([_read("94765")], "44765", CODE, hand).status == "fail"
-
-
-def _on(cand: Candidate, line: int, turn: int = 0) -> Candidate:
-    return replace(cand, line=line, turn=turn)
 
 
 def test_the_readers_of_one_line_weighed_together_may_pass_a_code() -> None:
