@@ -7,7 +7,7 @@ from typing import Any
 
 import cv2
 import pytest
-from PIL import Image
+from PIL import Image, ImageEnhance, ImageFilter
 
 from proofwatch.engines import matcher
 from proofwatch.rules.decide import Facts, Similarity, decide, decide_reference
@@ -125,6 +125,27 @@ def test_an_object_seen_steeply_matches_its_reference_seen_at_a_slant(
     monkeypatch.setattr(matcher, "TILTS", ())  # the reference seen square on only
     square_on = score()
     assert slanted >= 30 and square_on * 3 < slanted  # 8-12 points square on: hardly a match
+
+
+def test_an_object_in_a_dim_soft_photo_still_matches(
+    stereo: tuple[Image.Image, Image.Image], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    left, right = stereo
+    # The other camera's view, small in the frame, in poor light and a little out of focus.
+    dim = ImageEnhance.Brightness(ImageEnhance.Contrast(right).enhance(0.25)).enhance(0.5)
+    soft = dim.resize((right.width // 2, right.height // 2)).filter(ImageFilter.GaussianBlur(1))
+    photo = Image.new("RGB", (right.width, right.height), (40, 38, 36))
+    photo.paste(soft, (right.width // 4, right.height // 4))
+
+    def score() -> int:
+        cv2.setRNGSeed(5)
+        gallery = matcher.Gallery({"motorcycle": [matcher.reference_features(left)]})
+        return gallery.scores(matcher.features(photo))["motorcycle"]
+
+    found = score()
+    monkeypatch.setattr(matcher, "CONTRAST", 0.04)  # SIFT's default: too few corners here
+    default = score()
+    assert found >= RULE.min_score + RULE.margin and default * 2 < found
 
 
 def test_features_survive_the_cache_round_trip(stereo: tuple[Image.Image, Image.Image]) -> None:
