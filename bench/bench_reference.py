@@ -10,7 +10,7 @@ stereo pair; another registered object; none) is made, prepared as the pipeline 
 (upright, 1600 px), scored against every object and decided by the rule's own pure
 function with the shipped thresholds. Prints counts per kind and status, the matcher's time
 per photo, and the misses. `--low-texture` registers flat-coloured objects instead and
-compares the feature score with a colour cue. Thresholds were chosen on `--split tune`;
+measures two other cues on them, colour and outline shape. Thresholds were chosen on `--split tune`;
 the report split is for the figures only.
 """
 
@@ -45,8 +45,11 @@ from proofwatch.vocabulary import Request  # noqa: E402
 
 IMAGE_SIDE = 1600  # what the pipeline decodes a photo to
 RULE = Rule(name="device-match", kind="reference", references="references", expect="x")
-# Per photo: the case, the matcher's scores, its time, how the photo came out, colour scores.
-Scored = list[tuple[objects.ObjectCase, dict[str, int], float, str, dict[str, float]]]
+CUE_SIDE = 512  # the outline cue's working size
+# Per photo: the case, the matcher's scores, its time, how the photo came out, and each
+# other cue's score per object (the low-texture run only).
+Scored = list[tuple[objects.ObjectCase, dict[str, int], float, str, dict[str, dict[str, float]]]]
+Cues = dict[str, Any]  # per object, per reference: what one cue keeps of it
 
 
 def block_sockets() -> None:
@@ -60,9 +63,9 @@ def block_sockets() -> None:
     socket.getaddrinfo = refuse
 
 
-def gallery(names: tuple[str, ...]) -> tuple[matcher.Gallery, float, dict[str, list[Any]]]:
+def gallery(names: tuple[str, ...]) -> tuple[matcher.Gallery, float, dict[str, Cues]]:
     """The registered objects' features, as the rules loader computes them; seconds taken;
-    and their colour histograms (the cue the low-texture run measures)."""
+    and what the other cues keep of each reference (the low-texture run measures them)."""
     started = time.perf_counter()
     photos = {
         name: [prepare(objects.reference_photo(name, view), 1600, 10**8) for view in range(3)]
@@ -70,8 +73,11 @@ def gallery(names: tuple[str, ...]) -> tuple[matcher.Gallery, float, dict[str, l
     }
     found = {name: [matcher.reference_features(p) for p in views] for name, views in photos.items()}
     took = time.perf_counter() - started
-    colours = {name: [hue_histogram(p) for p in views] for name, views in photos.items()}
-    return matcher.Gallery(found), took, colours
+    cues = {
+        cue: {name: [keep(p) for p in views] for name, views in photos.items()}
+        for cue, (keep, _) in CUES.items()
+    }
+    return matcher.Gallery(found), took, cues
 
 
 def hue_histogram(image: Image.Image) -> npt.NDArray[np.float32]:
@@ -81,7 +87,7 @@ def hue_histogram(image: Image.Image) -> npt.NDArray[np.float32]:
     return hist / max(float(hist.sum()), 1.0)  # shares of the image: 0..1 intersections
 
 
-def colour_scores(photo: Image.Image, references: dict[str, list[Any]]) -> dict[str, float]:
+def colour_scores(photo: Image.Image, references: Cues) -> dict[str, float]:
     """Each object's best histogram intersection (0..1) between the photo and a reference."""
     mine = hue_histogram(photo)
     return {
@@ -90,10 +96,55 @@ def colour_scores(photo: Image.Image, references: dict[str, list[Any]]) -> dict[
     }
 
 
+def _small_grey(image: Image.Image) -> npt.NDArray[np.uint8]:
+    grey = cv2.GaussianBlur(matcher.grey(image, CUE_SIDE), (0, 0), 2)
+    return np.asarray(grey, np.uint8)
+
+
+def silhouette(reference: Image.Image) -> npt.NDArray[np.int32] | None:
+    """A shape cue: the object's outline in a reference photo (it stands on a plain
+    background there): the largest dark-or-light region clear of the frame's edges."""
+    grey = _small_grey(reference)
+    _, mask = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    height, width = grey.shape
+    best: npt.NDArray[np.int32] | None = None
+    for region in (mask, 255 - mask):
+        for outline in cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]:
+            x, y, w, h = cv2.boundingRect(outline)
+            if min(x, y) <= 1 or x + w >= width - 1 or y + h >= height - 1:
+                continue  # cut by the frame: the background's shape, not the object's
+            if best is None or cv2.contourArea(outline) > cv2.contourArea(best):
+                best = np.asarray(outline, np.int32)
+    return best
+
+
+def shape_scores(photo: Image.Image, references: Cues) -> dict[str, float]:
+    """Each object's best outline likeness (1 / (1 + Hu-moment distance)) between its
+    references' outlines and every outline of the photo covering 2% of it or more."""
+    grey = _small_grey(photo)
+    edges = cv2.dilate(cv2.Canny(grey, 20, 60), np.ones((3, 3), np.uint8))
+    outlines = cv2.findContours(edges, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0]
+    large = [o for o in outlines if cv2.contourArea(o) >= 0.02 * grey.size]
+
+    def likeness(refs: list[Any]) -> float:
+        pairs = [(ref, o) for ref in refs if ref is not None for o in large]
+        distances = [cv2.matchShapes(ref, o, cv2.CONTOURS_MATCH_I1, 0) for ref, o in pairs]
+        return 1 / (1 + min(distances)) if distances else 0.0
+
+    return {name: likeness(refs) for name, refs in references.items()}
+
+
+# name -> (what is kept of a reference, each object's score for a photo)
+CUES: dict[str, tuple[Any, Any]] = {
+    "colour (hue-saturation histogram intersection)": (hue_histogram, colour_scores),
+    "outline shape (Hu moments of the object's silhouette)": (silhouette, shape_scores),
+}
+
+
 def score_cases(
     cases: list[objects.ObjectCase],
     bank: matcher.Gallery,
-    colours: dict[str, list[Any]] | None = None,
+    cues: dict[str, Cues] | None = None,
 ) -> Scored:
     out = []
     for case in cases:
@@ -102,27 +153,28 @@ def score_cases(
         started = time.perf_counter()
         found = bank.scores(matcher.features(image))
         took = time.perf_counter() - started
-        colour = colour_scores(image, colours) if colours else {}
-        out.append((case, found, took, scene.describe(), colour))
+        other = {cue: CUES[cue][1](image, kept) for cue, kept in (cues or {}).items()}
+        out.append((case, found, took, scene.describe(), other))
     return out
 
 
-def colour_report(scored: Scored) -> None:
-    """Would the colour cue help where the matcher has too few points? Its top object per
+def cue_report(scored: Scored, cue: str) -> None:
+    """Would another cue help where the matcher has too few points? Its top object per
     kind, and how its best score and margin compare between photos with and without one."""
-    print("\n### the colour cue (hue-saturation histogram intersection), measured, not used\n")
-    print("| case | photos | colour's best is the object shown | best, median | margin, median |")
+    print(f"\n### {cue}: measured, not used\n")
+    print("| case | photos | its best is the object shown | best, median | margin, median (max) |")
     print("| --- | --- | --- | --- | --- |")
     by_kind: dict[str, list[tuple[bool, float, float]]] = {}
-    for case, _, _, _, colour in scored:
-        ranked = sorted(colour.items(), key=lambda item: -item[1])
+    for case, _, _, _, cues in scored:
+        ranked = sorted(cues[cue].items(), key=lambda item: -item[1])
         right = case.shown is not None and ranked[0][0] == case.shown
         by_kind.setdefault(case.kind, []).append((right, ranked[0][1], ranked[0][1] - ranked[1][1]))
     for kind, rows in by_kind.items():
         hits = sum(r for r, _, _ in rows) if kind != "none" else "-"
         best = statistics.median(b for _, b, _ in rows)
         margin = statistics.median(m for _, _, m in rows)
-        print(f"| {kind} | {len(rows)} | {hits} | {best:.2f} | {margin:.2f} |")
+        most = max(m for _, _, m in rows)
+        print(f"| {kind} | {len(rows)} | {hits} | {best:.2f} | {margin:.3f} ({most:.3f}) |")
 
 
 def report(scored: Scored) -> None:
@@ -166,15 +218,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.cache is not None and args.cache.exists():
         scored = pickle.loads(args.cache.read_bytes())
     else:
-        bank, took, colours = gallery(names)
+        bank, took, cues = gallery(names)
         print(f"## reference rules: the CPU matcher ({args.split} split)\n")
         print(f"{len(names)} objects x 3 references, features in {took:.1f}s; sockets blocked\n")
-        scored = score_cases(cases, bank, colours if args.low_texture else None)
+        scored = score_cases(cases, bank, cues if args.low_texture else None)
         if args.cache is not None:
             args.cache.write_bytes(pickle.dumps(scored))
     report(scored)
     if args.low_texture:
-        colour_report(scored)
+        for cue in CUES:
+            cue_report(scored, cue)
 
 
 if __name__ == "__main__":
