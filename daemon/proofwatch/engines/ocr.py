@@ -9,8 +9,9 @@ blocked.
 How a photo is read (each step measured on the tune split, see bench/bench_ocr.py):
 
 1. the PP-OCR detector finds text lines on a copy no larger than `max_side`; when no line
-   holds a code-length run of digits, it looks again at `RETRY_SIDE` (hard photos only),
-   then once more on a blurred copy (a dot-matrix number's dots merge into strokes);
+   holds a code-length run of digits (or only a printed one, beside larger digits: a code
+   cut into pieces), it looks again at `RETRY_SIDE` (hard photos only), then once more on
+   a blurred copy (a dot-matrix number's dots merge into strokes);
 2. each line is cut out of the full image the engine was given (rectified) and scaled to the
    recogniser's own height, instead of reading a downscaled photo;
 3. the paper may lie at any rotation: lines are read in both possible directions (0/180 for
