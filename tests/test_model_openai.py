@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,11 +57,13 @@ def fake_openai() -> Iterator[FakeOpenAI]:
     server.stop()
 
 
-def engine_for(*urls: str, api: str = "openai", **changes: Any) -> ModelEngine:
+def engine_for(
+    *urls: str, api: str = "openai", backoff: Backoff = FAST, **changes: Any
+) -> ModelEngine:
     settings: dict[str, Any] = {"model": SERVED, "timeout": 2.0, "connect_timeout": 0.5}
     settings |= {"retries": 0, **changes}
     config = ModelConfig(api=api, host=urls[0], hosts=list(urls[1:]), **settings)
-    return model_engine(Config(model=config), backoff=FAST)
+    return model_engine(Config(model=config), backoff=backoff)
 
 
 def photo() -> Image.Image:
@@ -198,11 +201,15 @@ def test_a_busy_or_down_host_hands_the_photo_to_another_at_once() -> None:
     try:
         second.answers = {"control_code": "48213"}
         first.busy_for(float("inf"))
-        engine = engine_for(first.url, second.url, api="ollama", model="qwen2.5vl:7b")
+        # A back-off long enough that a loaded machine cannot see it end during three asks
+        # (10 ms did, once), waited out before the next part.
+        slow = Backoff(base=2.0, cap=2.0, jitter=0.0)
+        engine = engine_for(first.url, second.url, api="ollama", model="qwen2.5vl:7b", backoff=slow)
         for _ in range(3):
             assert engine.ask(photo(), [CODE])["control_code"].values == ("48213",)
         assert len(first.chat_requests()) == 1  # tried once, then left to back off
         assert len(second.chat_requests()) == 3
+        time.sleep(slow.cap + 0.1)  # the first's back-off is over
         second.stop()  # now one is busy, the other down: the photo waits
         first.busy_until = 0.0
         first.answers = {"control_code": "48213"}
