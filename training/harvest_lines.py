@@ -36,12 +36,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 
 from proofgen.cases import case_photo, make_case  # noqa: E402
 
+from proofwatch.config import Config  # noqa: E402
 from proofwatch.engines.image import prepare  # noqa: E402
 from proofwatch.engines.lines import prepare_line  # noqa: E402
 from proofwatch.engines.ocr import OcrEngine, line_gray  # noqa: E402
 
-PIPELINE_MAX_SIDE = 1600  # the pipeline's decoded size with the default engines
-MAX_PIXELS = 100_000_000
+DEFAULTS = Config()  # the photo is decoded as the daemon decodes it by default
 
 
 def is_the_code(reading: str, written: str) -> bool:
@@ -62,7 +62,7 @@ def harvest(seeds: range) -> tuple[list[np.ndarray], list[str]]:
     for n, seed in enumerate(seeds, 1):
         case = make_case("mnist", "train", "right", seed)
         data, _note = case_photo(case)
-        image = prepare(data, PIPELINE_MAX_SIDE, MAX_PIXELS)
+        image = prepare(data, DEFAULTS.model.max_image_side, DEFAULTS.intake.max_pixels)
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
         for line in engine.read_lines(image):
             turns = {c.turn or 0 for c in line.candidates if is_the_code(c.text, case.written)}
