@@ -285,3 +285,16 @@ def test_the_same_line_read_upside_down_is_no_rival() -> None:
     # Another line, or the same way up: still a rival.
     assert judge([_on(right, 3, 0), _on(flipped, 4, 180)], "18889", CODE).status == "review"
     assert judge([_on(right, 3, 90), _on(flipped, 3, 90)], "18889", CODE).status == "review"
+
+
+def test_a_reader_that_read_part_of_the_line_as_the_expected_code_stands_in_the_way() -> None:
+    """Two readers read 48852 for 42852; PP-OCR, on the same line, read only 2852: the
+    expected digits where they read an 8. A person looks."""
+    sure = _on(_by("48852", "cnn+line"), 0)
+    part = _on(_by("2852", "ppocr"), 0)
+    assert judge([sure, part], "42852", CODE).status == "review"
+    # Not a part read on another line, nor one that is a part of the code read as well,
+    # nor one shorter than `part_min`.
+    assert judge([sure, _on(_by("2852", "ppocr"), 1)], "42852", CODE).status == "fail"
+    assert judge([sure, _on(_by("852", "ppocr"), 0)], "42852", CODE).status == "fail"
+    assert judge([sure, _on(_by("28", "ppocr"), 0)], "42852", CODE).status == "fail"

@@ -1,25 +1,28 @@
 """Cut handwritten code lines out of train-split proof photos, as the engine cuts them.
 
     .venv/bin/python training/harvest_lines.py --seeds 0-1500 --out training/out/crops-0.npz
+        [--digits training/out/digits-drawn.onnx]
 
 The line recogniser's synthetic lines (`train_lines.py`) are drawn box by box; a line the
 engine reads is what PP-OCR's detector cut out of a whole photo: its margins, its slant, a
 neighbour's stroke inside it, the camera's blur and JPEG. This script makes proof photos of
 the "train" split (MNIST rows with index % 5 in {1, 2}; the reserved rows, index % 5 == 0,
-are never read), reads each with the shipped engine's detector, PP-OCR and glyph CNN, and
-keeps every line on which one of them read the written code, or a reading as long as it
-with one digit different: the line is the code's, and its label is the written code (a
-reader's misreading is exactly what training should mend). Each line is kept prepared
-(`prepare_line`: 32 px high, ink 1 on paper 0, as uint8), turned the way it was read.
+are never read), reads each with the engine's detector, PP-OCR and a glyph CNN trained on
+drawn lines only (`--digits`), and keeps every line on which one of them read the written
+code, or a reading as long as it with one digit different: the line is the code's, and its
+label is the written code (a reader's misreading is exactly what training should mend).
+Each line is kept prepared (`prepare_line`: 32 px high, ink 1 on paper 0, as uint8), turned
+the way it was read. Both handwriting readers learn from these lines: the line recogniser
+reads them whole, the glyph CNN the glyphs `segment()` cuts out of them.
 
 Output: one .npz with `lines` (32 x total width, the lines side by side), `widths` and
 `labels` (the codes). About one photo a second on one core; run two at once on two cores.
 
-The shipped lines.onnx was trained on the 2,991 lines this cut with the engine of commit
-5d65bf1. Since then a code-length run read by the glyph CNN alone no longer spares a
-photo the engine's second and blurred looks, so where only the CNN read the code those
-looks' lines are kept too (seeds 0-2: 7 lines instead of 3): `make train` now gives a
-slightly larger set, and a slightly different model.
+The shipped models were trained on the 2,991 lines this cut with the engine of commit
+5d65bf1, whose glyph CNN is the drawn-lines-only one. Since then a code-length run read by
+the glyph CNN alone no longer spares a photo the engine's second and blurred looks, so
+where only the CNN read the code those looks' lines are kept too (seeds 0-2: 7 lines
+instead of 3): `make train` now gives a slightly larger set, and slightly different models.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
@@ -37,6 +42,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 from proofgen.cases import case_photo, make_case  # noqa: E402
 
 from proofwatch.config import Config  # noqa: E402
+from proofwatch.engines.digits import MODEL_PATH as DIGITS_MODEL  # noqa: E402
 from proofwatch.engines.image import prepare  # noqa: E402
 from proofwatch.engines.lines import prepare_line  # noqa: E402
 from proofwatch.engines.ocr import OcrEngine, line_gray  # noqa: E402
@@ -51,10 +57,10 @@ def is_the_code(reading: str, written: str) -> bool:
     return sum(a != b for a, b in zip(reading, written, strict=True)) <= 1
 
 
-def harvest(seeds: range) -> tuple[list[np.ndarray], list[str]]:
-    # Without the line recogniser: which lines are kept must not depend on the model that
-    # they will train (PP-OCR and the glyph CNN pick them).
-    engine = OcrEngine(lines_model=None)
+def harvest(seeds: range, digits: Path) -> tuple[list[np.ndarray], list[str]]:
+    # Without the line recogniser, and with a glyph CNN trained on drawn lines only: which
+    # lines are kept must not depend on the models that they will train.
+    engine = OcrEngine(digits_model=digits, lines_model=None)
     engine.load()
     lines: list[np.ndarray] = []
     labels: list[str] = []
@@ -75,13 +81,31 @@ def harvest(seeds: range) -> tuple[list[np.ndarray], list[str]]:
     return lines, labels
 
 
+def read_crops(paths: Sequence[Path]) -> list[tuple[npt.NDArray[np.uint8], str]]:
+    """The lines this script wrote (prepared, 0..255, ink high) with their codes."""
+    out: list[tuple[npt.NDArray[np.uint8], str]] = []
+    for path in paths:
+        with np.load(path) as data:
+            ends = np.cumsum(data["widths"])
+            for end, width, label in zip(ends, data["widths"], data["labels"], strict=True):
+                line = np.ascontiguousarray(data["lines"][:, end - width : end], np.uint8)
+                out.append((line, str(label)))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0-1500", help="train-split photo seeds, LO-HI")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--digits",
+        type=Path,
+        default=DIGITS_MODEL,
+        help="the glyph CNN that picks lines (train_digits.py without --crops)",
+    )
     args = parser.parse_args()
     lo, hi = (int(v) for v in args.seeds.split("-"))
-    lines, labels = harvest(range(lo, hi))
+    lines, labels = harvest(range(lo, hi), args.digits)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
         args.out,

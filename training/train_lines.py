@@ -40,6 +40,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 
+from harvest_lines import read_crops  # noqa: E402
 from proofgen import mnist  # noqa: E402
 from proofgen.photo import write_code  # noqa: E402
 from reproducible import reproducible  # noqa: E402
@@ -173,13 +174,9 @@ def load_crops(paths: list[Path], repeat: int) -> tuple[list[Line], list[list[in
     `repeat` times: the boxes, blur and JPEG of real photos that `render` only imitates."""
     xs: list[Line] = []
     ys: list[list[int]] = []
-    for path in paths:
-        with np.load(path) as data:
-            ends = np.cumsum(data["widths"])
-            for end, width, label in zip(ends, data["widths"], data["labels"], strict=True):
-                line = np.ascontiguousarray(data["lines"][:, end - width : end])
-                xs += [line] * repeat
-                ys += [[int(c) + 1 for c in str(label)]] * repeat
+    for line, code in read_crops(paths):
+        xs += [line] * repeat
+        ys += [[int(c) + 1 for c in code]] * repeat
     return xs, ys
 
 
