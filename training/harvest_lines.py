@@ -81,6 +81,20 @@ def harvest(seeds: range, digits: Path) -> tuple[list[np.ndarray], list[str]]:
     return lines, labels
 
 
+def add_crop_options(parser: argparse.ArgumentParser, repeat: int, unit: str) -> None:
+    """--crops (this script's .npz files) and --crop-repeat, for the trainers."""
+    parser.add_argument(
+        "--crops",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="code lines cut from train-split photos by harvest_lines.py (.npz)",
+    )
+    parser.add_argument(
+        "--crop-repeat", type=int, default=repeat, help=f"times each cut {unit} is seen"
+    )
+
+
 def read_crops(paths: Sequence[Path]) -> list[tuple[npt.NDArray[np.uint8], str]]:
     """The lines this script wrote (prepared, 0..255, ink high) with their codes."""
     out: list[tuple[npt.NDArray[np.uint8], str]] = []

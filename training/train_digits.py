@@ -39,7 +39,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 
-from harvest_lines import read_crops  # noqa: E402
+from harvest_lines import add_crop_options, read_crops  # noqa: E402
 from proofgen.mnist import digits  # noqa: E402
 from reproducible import reproducible  # noqa: E402
 
@@ -275,14 +275,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--copies", type=int, default=12, help="synthetic lines per digit")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
-    parser.add_argument(
-        "--crops",
-        type=Path,
-        nargs="*",
-        default=[],
-        help="code lines cut from train-split photos by harvest_lines.py (.npz)",
-    )
-    parser.add_argument("--crop-repeat", type=int, default=3, help="times each cut glyph is seen")
+    add_crop_options(parser, repeat=3, unit="glyph")
     args = parser.parse_args()
     reproducible(SEED)
     start = time.monotonic()

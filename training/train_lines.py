@@ -40,7 +40,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 
-from harvest_lines import read_crops  # noqa: E402
+from harvest_lines import add_crop_options, read_crops  # noqa: E402
 from proofgen import mnist  # noqa: E402
 from proofgen.photo import write_code  # noqa: E402
 from reproducible import reproducible  # noqa: E402
@@ -343,14 +343,7 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=30000, help="training lines drawn")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
-    parser.add_argument(
-        "--crops",
-        type=Path,
-        nargs="*",
-        default=[],
-        help="lines cut from train-split photos by harvest_lines.py (.npz), beside the drawn ones",
-    )
-    parser.add_argument("--crop-repeat", type=int, default=6, help="times each cut line is seen")
+    add_crop_options(parser, repeat=6, unit="line")
     args = parser.parse_args()
     reproducible(SEED)
     start = time.monotonic()
