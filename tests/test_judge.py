@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from proofwatch.rules.judge import THRESHOLDS, Thresholds, judge
-from proofwatch.vocabulary import Candidate, Char
+from proofwatch.vocabulary import Candidate, Char, mean_char
 
 CODE = r"\d{5}"
 
@@ -224,6 +224,20 @@ def test_print_is_judged_on_ppocr_alone() -> None:
     assert judge(unsure, "48213", CODE).status == "pass"
     assert judge([_by("48218", "cnn+line")], "48213", CODE, printed).status == "review"
     assert judge([_by("48218", "ppocr")], "48213", CODE, printed).status == "fail"
+
+
+def test_a_reader_not_heard_takes_its_probabilities_with_it() -> None:
+    """PP-OCR read a printed number surely; the glyph CNN, which knows handwriting only,
+    read the same digits unsurely. Judged on PP-OCR alone, PP-OCR's own certainty counts,
+    not the two readers' mean."""
+    ppocr, cnn = _read("48213", 0.99).chars, _read("48213", 0.4).chars
+    mean = tuple(mean_char(place) for place in zip(ppocr, cnn, strict=True))
+    both = Candidate("48213", mean, "ppocr+cnn", 2, own=(ppocr, cnn))
+    verdict = judge([both], "48213", CODE, THRESHOLDS["print"])
+    assert (verdict.status, verdict.detail) == ("pass", "read 48213 (0.99)")
+    # An engine that kept no reader's own reading: the readers' mean stands for PP-OCR.
+    blurred = replace(both, own=())
+    assert judge([blurred], "48213", CODE, THRESHOLDS["print"]).status == "review"
 
 
 def _three(text: str, p: float = 0.99, doubt: dict[int, str] | None = None) -> Candidate:

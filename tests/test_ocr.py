@@ -215,6 +215,8 @@ def test_merge_counts_three_readers_and_averages_their_probabilities() -> None:
     assert merged[0].source == "ppocr+cnn+line"
     assert merged[0].confidence == pytest.approx((0.6 + 1.0 + 0.9) / 3)
     assert merged[0].chars[0].weakest == pytest.approx(0.6)  # the least sure reader
+    # Each reader's own characters stay with it, in the order of `source`.
+    assert [[ch.prob for ch in own][:1] for own in merged[0].own] == [[0.6], [1.0], [0.9]]
     # The line reader alone on another reading: a candidate of its own, one reader.
     apart = merge(ocr, None, Candidate("48218", _chars("48218", 0.9), "line"))
     assert [(c.text, c.agree) for c in apart] == [("48213", 1), ("48218", 1)]

@@ -7,7 +7,7 @@ layer above (the stages, the pipeline, the service, the command line) may use it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -188,6 +188,21 @@ class Char:
         return self.digits[DIGITS.index(digit)]
 
 
+def mean_char(readings: Sequence[Char]) -> Char:
+    """One character as several readers read it alike: their mean probabilities, and the
+    least sure reader's."""
+    if len(readings) == 1:
+        return readings[0]
+    known = [r.digits for r in readings if r.digits]
+    digits = tuple(sum(place) / len(known) for place in zip(*known, strict=True))
+    return Char(
+        readings[0].text,
+        sum(r.prob for r in readings) / len(readings),
+        digits,
+        min(r.weakest for r in readings),
+    )
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One transcription of one line, with how sure the engine is of each character.
@@ -204,6 +219,9 @@ class Candidate:
     agree: int = 1
     line: int | None = None  # None: not known
     turn: int | None = None
+    # Each reader's own characters, in the order of `source`, when several read it alike
+    # (`chars` is then their mean): a rule that does not hear some readers needs the others'.
+    own: tuple[tuple[Char, ...], ...] = ()
 
     @property
     def confidence(self) -> float:

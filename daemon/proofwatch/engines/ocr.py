@@ -49,7 +49,7 @@ from proofwatch.engines.lines import CHARSET as LINE_CHARSET
 from proofwatch.engines.lines import MODEL_PATH as LINES_MODEL
 from proofwatch.engines.lines import LineModel, prepare_line
 from proofwatch.engines.onnx import give_back_free_memory, no_telemetry, open_session
-from proofwatch.vocabulary import DIGITS, Candidate, Char
+from proofwatch.vocabulary import DIGITS, Candidate, Char, mean_char
 
 # The defaults live with every other setting, in config.py (tune split: 53/60 codes read
 # with the detector at 400-480 px, 51 at 640).
@@ -222,25 +222,11 @@ def merge(
             known = out[same]
             if cand.source in known.source.split("+"):
                 continue  # one reader's second run of the same digits is no second opinion
-            n = known.agree
-            chars = tuple(
-                Char(
-                    a.text,
-                    (a.prob * n + b.prob) / (n + 1),
-                    _mean(a.digits, b.digits, n),
-                    min(a.weakest, b.weakest),
-                )
-                for a, b in zip(known.chars, cand.chars, strict=True)
-            )
-            out[same] = Candidate(known.text, chars, f"{known.source}+{cand.source}", n + 1)
+            own = (*(known.own or (known.chars,)), cand.chars)
+            chars = tuple(mean_char(place) for place in zip(*own, strict=True))
+            source = f"{known.source}+{cand.source}"
+            out[same] = Candidate(known.text, chars, source, known.agree + 1, own=own)
     return out
-
-
-def _mean(a: tuple[float, ...], b: tuple[float, ...], n: int = 1) -> tuple[float, ...]:
-    """The running mean of `n` readers' probabilities `a` with one more reader's `b`."""
-    if not a or not b:
-        return a or b
-    return tuple((x * n + y) / (n + 1) for x, y in zip(a, b, strict=True))
 
 
 def values_of(candidates: Iterable[Candidate]) -> tuple[str, ...]:

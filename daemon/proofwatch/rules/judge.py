@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from ..vocabulary import Candidate, Char, ReasonCode, Status
+from ..vocabulary import Candidate, Char, ReasonCode, Status, mean_char
 
 
 @dataclass(frozen=True)
@@ -283,17 +283,27 @@ def _confusion(
 
 def _without(candidates: Sequence[Candidate], ignore: tuple[str, ...]) -> list[Candidate]:
     """The candidates as if the `ignore`d readers had not read: theirs alone dropped, their
-    vote taken from the others."""
+    vote and their probabilities taken from the others."""
     out = []
     for c in candidates:
         readers = c.source.split("+")
-        kept = [r for r in readers if r not in ignore]
+        kept = [i for i, r in enumerate(readers) if r not in ignore]
         if not kept:
             continue
-        agree = max(1, c.agree - (len(readers) - len(kept)))
-        # The least sure reader may be one left out: the kept readers' mean stands for it.
-        chars = c.chars if kept == readers else tuple(replace(ch, least=None) for ch in c.chars)
-        out.append(replace(c, chars=chars, source="+".join(kept), agree=agree))
+        if len(kept) < len(readers):
+            own = tuple(c.own[i] for i in kept) if c.own else ()
+            # Without each reader's own reading (an engine that did not keep them), the
+            # readers' mean stands for the kept ones, and the least sure may be one left out.
+            chars = (
+                tuple(mean_char(place) for place in zip(*own, strict=True))
+                if own
+                else tuple(replace(ch, least=None) for ch in c.chars)
+            )
+            source = "+".join(readers[i] for i in kept)
+            c = replace(
+                c, chars=chars, source=source, agree=len(kept), own=own if len(own) > 1 else ()
+            )
+        out.append(c)
     return out
 
 
