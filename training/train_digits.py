@@ -12,7 +12,7 @@ learns the glyphs exactly as the engine will hand them over. An 11th class ("not
 learns two touching digits and blots, so a bad cut yields a doubt rather than a digit.
 Beside them (`--crops`, as `make train` runs it): the glyphs of the code lines that the
 engine's detector cut out of 3,000 train-split proof photos (`harvest_lines.py`), each seen
-`--crop-repeat` times. Tune (3,500 right codes, 800 one digit off, 400 swapped; the line
+`--crop-repeat` times. Tune (2,900 right codes, 800 one digit off, 400 swapped; the line
 recogniser and rules unchanged): right codes passed 2,621 -> 2,629, one digit off failed
 608 -> 621, swapped failed 282 -> 289, none failed or passed wrongly either way; seen 6
 times, one shaken right code failed.
