@@ -1,7 +1,7 @@
 """Cut handwritten code lines out of train-split proof photos, as the engine cuts them.
 
-    .venv/bin/python training/harvest_lines.py --seeds 0-1500 --out training/out/crops-0.npz
-        [--digits training/out/digits-drawn.onnx]
+    .venv/bin/python training/harvest_lines.py --seeds 0-1500 --out training/out/crops-0.npz \
+        --digits training/out/digits-drawn.onnx
 
 The line recogniser's synthetic lines (`train_lines.py`) are drawn box by box; a line the
 engine reads is what PP-OCR's detector cut out of a whole photo: its margins, its slant, a
@@ -42,7 +42,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 from proofgen.cases import case_photo, make_case  # noqa: E402
 
 from proofwatch.config import Config  # noqa: E402
-from proofwatch.engines.digits import MODEL_PATH as DIGITS_MODEL  # noqa: E402
 from proofwatch.engines.image import prepare  # noqa: E402
 from proofwatch.engines.lines import prepare_line  # noqa: E402
 from proofwatch.engines.ocr import OcrEngine, line_gray  # noqa: E402
@@ -114,8 +113,9 @@ def main() -> int:
     parser.add_argument(
         "--digits",
         type=Path,
-        default=DIGITS_MODEL,
-        help="the glyph CNN that picks lines (train_digits.py without --crops)",
+        required=True,
+        help="the glyph CNN that picks lines: train_digits.py's without --crops (the shipped "
+        "one learnt from these lines)",
     )
     args = parser.parse_args()
     lo, hi = (int(v) for v in args.seeds.split("-"))
