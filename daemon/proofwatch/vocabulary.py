@@ -224,6 +224,11 @@ class Candidate:
     own: tuple[tuple[Char, ...], ...] = ()
 
     @property
+    def readers(self) -> list[str]:
+        """The readers that read it alike, as `source` names them (joined by +)."""
+        return self.source.split("+")
+
+    @property
     def confidence(self) -> float:
         """The least sure character decides: one doubtful digit makes a doubtful code."""
         return min((c.prob for c in self.chars), default=0.0)

@@ -220,7 +220,7 @@ def merge(
                 out.append(cand)
                 continue
             known = out[same]
-            if cand.source in known.source.split("+"):
+            if cand.source in known.readers:
                 continue  # one reader's second run of the same digits is no second opinion
             own = (*(known.own or (known.chars,)), cand.chars)
             chars = tuple(mean_char(place) for place in zip(*own, strict=True))
@@ -625,7 +625,7 @@ def _weak(lines: Sequence[Line]) -> bool:
     """No line gave a code-length run of digits that PP-OCR or two readers read: worth a
     second look. The handwriting readers alone see digits in any print (a seal's dots)."""
     return not any(
-        len(c.text) >= RETRY_DIGITS and (c.agree >= 2 or "ppocr" in c.source.split("+"))
+        len(c.text) >= RETRY_DIGITS and (c.agree >= 2 or "ppocr" in c.readers)
         for line in lines
         for c in line.candidates
     )

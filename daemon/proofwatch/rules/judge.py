@@ -200,7 +200,7 @@ def _seconded(
     return rival.line is not None and any(
         (other.line, other.turn) == (rival.line, rival.turn)
         and len(other.chars) == len(expected)
-        and not set(other.source.split("+")) & set(rival.source.split("+"))
+        and not set(other.readers) & set(rival.readers)
         and all(_leans(other.chars[i], rival.text[i], expected[i], t) for i in places)
         for other in candidates
     )
@@ -232,7 +232,7 @@ def _weighed(candidates: Sequence[Candidate], expected: str, t: Thresholds) -> f
         if len(places) != len(expected):
             continue
         readers = lines.setdefault((c.line, c.turn), {})
-        for reader in c.source.split("+"):
+        for reader in c.readers:
             if reader not in readers or min(places) < min(readers[reader]):
                 readers[reader] = places
     best = 0.0
@@ -286,7 +286,7 @@ def _without(candidates: Sequence[Candidate], ignore: tuple[str, ...]) -> list[C
     vote and their probabilities taken from the others."""
     out = []
     for c in candidates:
-        readers = c.source.split("+")
+        readers = c.readers
         kept = [i for i, r in enumerate(readers) if r not in ignore]
         if not kept:
             continue
