@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from proofwatch.engines.ocr import (
     RETRY_SIDE,
     Line,
     OcrEngine,
+    Quad,
     ctc_decode,
     digit_runs,
     joined_lines,
@@ -245,7 +247,7 @@ def test_values_put_agreed_and_sure_readings_first() -> None:
     assert values_of(cands) == ("222", "111")
 
 
-def _quad(left: float, top: float, right: float, bottom: float) -> tuple[tuple[float, float], ...]:
+def _quad(left: float, top: float, right: float, bottom: float) -> Quad:
     return ((left, top), (right, top), (right, bottom), (left, bottom))
 
 
@@ -268,6 +270,37 @@ def test_boxes_join_across_a_gap_of_under_three_heights_only() -> None:
     far = [_quad(0, 0, 160, 80), _quad(440, 0, 540, 80)]  # 3.5 heights
     assert len(joined_lines(near)) == 1
     assert joined_lines(far) == []
+
+
+def _turned(quad: Quad, degrees: float) -> Quad:
+    """The box turned about the origin by `degrees`."""
+    a = math.radians(degrees)
+    cos, sin = math.cos(a), math.sin(a)
+    return tuple((x * cos - y * sin, x * sin + y * cos) for x, y in quad)
+
+
+@pytest.mark.parametrize("degrees", [0, 25, 90, 160])
+def test_large_digits_boxed_one_by_one_are_joined_into_their_line(degrees: float) -> None:
+    digits = [  # upright digit boxes, taller than wide, in a row; the third one missed
+        _quad(0, 0, 60, 100),
+        _quad(90, 5, 150, 105),
+        _quad(280, 0, 330, 100),
+        _quad(360, 10, 420, 110),
+    ]
+    joined = joined_lines([_turned(q, degrees) for q in digits])
+    assert len(joined) == 1
+    back = [_turned((p,), -degrees)[0] for p in joined[0]]
+    assert min(x for x, _ in back) == pytest.approx(0, abs=8)
+    assert max(x for x, _ in back) == pytest.approx(420, abs=8)
+    assert max(y for _, y in back) - min(y for _, y in back) < 130
+
+
+def test_a_digit_beside_smaller_print_or_above_a_line_is_not_joined_to_it() -> None:
+    digit = _quad(0, 0, 60, 100)
+    print_after = _quad(80, 60, 380, 95)  # printed text on its baseline, a third as high
+    line_below = _quad(0, 130, 400, 230)  # a line of digits below, as high as the digit
+    assert joined_lines([digit, print_after]) == []
+    assert joined_lines([digit, line_below]) == []
 
 
 def test_a_line_is_cut_gray_laid_wide_and_turned_as_the_digit_readers_see_it() -> None:
