@@ -99,7 +99,7 @@ def run_case(reader: Reader, rule: Any, case: Case, photo: tuple[bytes, str]) ->
     Request = _daemon_class("Request", "proofwatch.vocabulary", "proofwatch.rules.model")
     data, note = photo
     image = prepare(data, PIPELINE_MAX_SIDE, MAX_PIXELS)
-    question = Question(rule.question_key, "text", rule.question)
+    question = Question(rule.question_key, "text", rule.question, writing=rule.writing)
     started = time.perf_counter()
     answers = reader.ask(image, [question])
     seconds = time.perf_counter() - started

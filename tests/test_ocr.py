@@ -375,7 +375,7 @@ def test_nothing_found_is_handled(monkeypatch: pytest.MonkeyPatch) -> None:
     assert reading.values == () and reading.problem == NOTHING_READ
 
 
-def test_a_second_look_at_a_larger_size_only_when_no_code_was_read(
+def test_a_second_look_at_a_larger_size_when_no_code_was_read_alike(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     engine = _as_if_loaded()
@@ -396,8 +396,8 @@ def test_a_second_look_at_a_larger_size_only_when_no_code_was_read(
     assert sides == [DEFAULT_MAX_SIDE, RETRY_SIDE]
     sides.clear()
     found[DEFAULT_MAX_SIDE] = found[RETRY_SIDE]
-    assert engine.read_candidates(image) == (replace(code, line=0),)
-    assert sides == [DEFAULT_MAX_SIDE]  # a code-length reading: no second look
+    assert engine.read_candidates(image, handwriting=False) == (replace(code, line=0),)
+    assert sides == [DEFAULT_MAX_SIDE]  # a code-length reading of print: no second look
     sides.clear()
     # The line recogniser alone reads digits into any print (a seal's dots): no code yet.
     alone = replace(code, source="line")
@@ -406,23 +406,36 @@ def test_a_second_look_at_a_larger_size_only_when_no_code_was_read(
     assert sides == [DEFAULT_MAX_SIDE, RETRY_SIDE]
     sides.clear()
     # PP-OCR alone read a small printed number; a digit written three times larger stands
-    # apart: the handwritten code in pieces, most likely. A second look.
+    # apart: the handwritten code in pieces, most likely. A second look, even for print.
     printed = Candidate("4963699", tuple(Char(d, 0.99) for d in "4963699"), "ppocr")
     small = Line(((0, 0), (300, 0), (300, 20), (0, 20)), "Item 4963699", 0.9, 0, (printed,))
     piece = Line(((0, 100), (80, 100), (80, 170), (0, 170)), "9", 0.9, 0, (Candidate("9"),))
     found[DEFAULT_MAX_SIDE] = [small, piece]
+    engine.read_candidates(image, handwriting=False)
+    assert sides == [DEFAULT_MAX_SIDE, RETRY_SIDE]
+    sides.clear()
+    found[DEFAULT_MAX_SIDE] = [small]  # the printed number alone: print needs no more
+    engine.read_candidates(image, handwriting=False)
+    assert sides == [DEFAULT_MAX_SIDE]
+    sides.clear()
+    # Handwriting sought, and no two readers read a code alike: a second look.
     engine.read_candidates(image)
     assert sides == [DEFAULT_MAX_SIDE, RETRY_SIDE]
     sides.clear()
-    found[DEFAULT_MAX_SIDE] = [small]  # the printed number alone: no second look
-    engine.read_candidates(image)
+    # A question says how its text is written.
+    seal_number = Question("seal", "text", "The number on the seal?", writing="print")
+    engine.ask(image, [seal_number])
     assert sides == [DEFAULT_MAX_SIDE]
+    sides.clear()
+    engine.ask(image, [seal_number, CODE])
+    assert sides == [DEFAULT_MAX_SIDE, RETRY_SIDE]
     sides.clear()
     agreed = replace(printed, source="ppocr+cnn", agree=2)  # two readers agree: enough
-    found[DEFAULT_MAX_SIDE] = [replace(small, candidates=(agreed,)), piece]
-    engine.read_candidates(image)
-    assert sides == [DEFAULT_MAX_SIDE]
-    sides.clear()
+    for handwriting in (True, False):
+        found[DEFAULT_MAX_SIDE] = [replace(small, candidates=(agreed,)), piece]
+        engine.read_candidates(image, handwriting)
+        assert sides == [DEFAULT_MAX_SIDE]
+        sides.clear()
     found[DEFAULT_MAX_SIDE] = found[RETRY_SIDE] = []
     engine.read_candidates(Image.new("RGB", (400, 300), "white"))
     # A small photo was seen whole already; no code at all: a last look, blurred.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from proofwatch.engines.questions import attachments, parse_reply, prompt, schem
 from proofwatch.engines.sheet import MAX_OBJECTS, SHEET_SIDE, Sheet, make_sheet, thumbnail
 from proofwatch.pipeline.ask import model_picks, question_of
 from proofwatch.rules.decide import Facts, Similarity, decide
-from proofwatch.rules.loader import RuleSet
+from proofwatch.rules.loader import RuleSet, load_rules
 from proofwatch.rules.model import Rule
 from proofwatch.rules.references import References
 from proofwatch.vocabulary import Question, Reading, Request
@@ -64,6 +65,14 @@ def test_the_sheet_labels_objects_by_letter_and_fits_the_reserved_size() -> None
     assert max(Image.open(io.BytesIO(many.jpeg)).size) == SHEET_SIDE
     with pytest.raises(ValueError, match="1 to 26 objects"):
         make_sheet({f"o{i}": [_photo(i)] for i in range(MAX_OBJECTS + 1)})
+
+
+def test_a_text_rule_asks_for_its_code_as_written_by_hand_or_printed() -> None:
+    shipped = load_rules(Path(__file__).parents[1] / "rules")
+    by_name = shipped.by_name()
+    asked = {name: question_of(by_name[name], shipped) for name in ("control-code", "seal-number")}
+    assert asked["control-code"].writing == "handwriting"
+    assert asked["seal-number"].writing == "print"
 
 
 def test_the_question_shows_letters_never_the_objects_names() -> None:

@@ -146,6 +146,8 @@ class Hint:
 # -- what an engine is asked, and what it reports: readings, never judgements
 
 QuestionKind = Literal["text", "presence", "reference"]
+Writing = Literal["handwriting", "print"]  # how the text a question asks for is written
+WRITING: tuple[Writing, ...] = ("handwriting", "print")
 PRESENCE_ANSWERS = ("yes", "no", "unsure")
 NO_CHOICE = "none"  # a reference question's answer when none of the labelled objects is seen
 
@@ -159,6 +161,8 @@ class Question:
     # that shows each labelled object's reference photos (never the objects' names)
     choices: tuple[str, ...] = ()
     sheet: bytes | None = None
+    # text questions: the embedded OCR looks harder for handwriting (see engines/ocr.py)
+    writing: Writing = "handwriting"
 
 
 DIGITS = "0123456789"

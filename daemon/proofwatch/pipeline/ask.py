@@ -35,7 +35,7 @@ def question_of(rule: Rule, ruleset: RuleSet) -> Question:
     letters are the only choices (the objects' names stay with the daemon)."""
     references = ruleset.references.get(rule.name) if rule.kind == "reference" else None
     if references is None or references.sheet is None:
-        return Question(rule.question_key, rule.question_kind, rule.question)
+        return Question(rule.question_key, rule.question_kind, rule.question, writing=rule.writing)
     sheet = references.sheet
     return Question(rule.question_key, "reference", "", sheet.labels, sheet.jpeg)
 

@@ -18,9 +18,9 @@ from ..contract.request import RequestError, parse_request
 from ..engines.sheet import MAX_OBJECTS
 from ..tomlsource import KeyLines, SourceError, parse, raise_any
 from ..units import parse_duration
-from ..vocabulary import STATUSES
+from ..vocabulary import STATUSES, WRITING
 from . import references as reference_photos
-from .model import WRITING, Example, Rule
+from .model import Example, Rule
 from .normalize import STEPS
 
 KINDS = ("text", "presence", "metadata", "duplicate", "reference")

@@ -6,13 +6,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..vocabulary import QuestionKind, Status
+from ..vocabulary import QuestionKind, Status, Writing
 
 RuleKind = Literal["text", "presence", "metadata", "duplicate", "reference"]
 EngineChoice = Literal["auto", "ollama", "ocr", "both", "cpu"]
 MODEL_KINDS = ("text", "presence")
-Writing = Literal["handwriting", "print"]
-WRITING: tuple[Writing, ...] = ("handwriting", "print")
 
 
 @dataclass(frozen=True)
