@@ -234,8 +234,9 @@ _STARTERS: dict[str, tuple[dict[str, Any], list[tuple[str, str]], str]] = {
             ("tolerance", "How many characters may differ (edit distance, 0 to 3) and pass."),
             (
                 "writing",
-                "handwriting or print. The embedded OCR fails a code only when both of its "
-                "readers read another one; only one of them reads print (a seal's number).",
+                "handwriting or print. The embedded OCR fails a handwritten code only when "
+                "two of its three readers read the same other code surely, and looks harder "
+                "for it; print (a seal's number) is judged on PP-OCR alone.",
             ),
             _ENGINE,
             _UNDECIDED,
