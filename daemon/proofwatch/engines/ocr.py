@@ -76,6 +76,7 @@ JOIN_HEIGHTS = 2.0
 LINE_ASPECT = 2.0
 GLYPH_WIDTH = 1.25
 ALONG_ANGLE = math.radians(20)
+ELONGATED = 1.2  # a box at least this much longer than high has a direction of its own
 TORN = 0.08  # a line whose two directions score within this of each other keeps both
 # A second look on hard photos only: when no line read at `max_side` holds a run of at least
 # RETRY_DIGITS digits read by PP-OCR or by two readers (a code split by the detector, or
@@ -570,9 +571,9 @@ def _one_line(a: Quad, b: Quad) -> bool:
     within half a height, and the gap between them along it is under `JOIN_GAP` heights.
     """
     fa, fb = _frame(a), _frame(b)
-    lines = [f for f in (fa, fb) if f[3] >= LINE_ASPECT * f[4]]
-    if lines:
-        angle = max(lines, key=lambda f: f[3] / max(f[4], 1e-6))[2]
+    text_boxes = [f for f in (fa, fb) if f[3] >= LINE_ASPECT * f[4]]
+    if text_boxes:
+        angle = max(text_boxes, key=lambda f: f[3] / max(f[4], 1e-6))[2]
     else:
         angle = math.atan2(fb[1] - fa[1], fb[0] - fa[0]) % math.pi
     along_axis = np.array([math.cos(angle), math.sin(angle)])
@@ -582,7 +583,7 @@ def _one_line(a: Quad, b: Quad) -> bool:
         pts = np.array(quad, np.float64)
         along, across = pts @ along_axis, pts @ across_axis
         length, height = float(np.ptp(along)), float(np.ptp(across))
-        if not lines and length > GLYPH_WIDTH * height and not _along(frame, angle):
+        if not text_boxes and length > GLYPH_WIDTH * height and not _along(frame, angle):
             return False  # a box lying across the centres' line (glyphs stacked, not in a row)
         spans.append((float(along.min()), float(along.max()), float(across.mean()), height))
     (a0, a1, ma, ha), (b0, b1, mb, hb) = spans
@@ -597,7 +598,7 @@ def _along(frame: tuple[float, float, float, float, float], angle: float) -> boo
     """An elongated box whose own direction is `angle`'s, within `ALONG_ANGLE` radians."""
     _, _, own, length, height = frame
     turn = abs(own - angle) % math.pi
-    return length >= 1.2 * height and min(turn, math.pi - turn) < ALONG_ANGLE
+    return length >= ELONGATED * height and min(turn, math.pi - turn) < ALONG_ANGLE
 
 
 def _ordered(pts: Array) -> Quad:
