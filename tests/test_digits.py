@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from proofgen.photo import write_code
 
-from proofwatch.engines.digits import SIDE, DigitModel, segment, slanted
+from proofwatch.engines.digits import SIDE, DigitModel, cut_at, segment, slanted
+from proofwatch.engines.lines import LineModel, frame_x, prepare_line
+from proofwatch.engines.ocr import ctc_frames
 
 
 def _line(code: str, seed: int, glyph: float = 40.0) -> np.ndarray:
@@ -56,3 +58,57 @@ def test_slanting_a_glyph_shears_it_about_its_centre_row() -> None:
     top, bottom = np.argmax(leaning[2]), np.argmax(leaning[-3])
     assert bottom - top >= 4  # the stroke now leans: its foot moved right of its head
     assert abs(int(np.argmax(leaning[SIDE // 2])) - SIDE // 2) <= 1
+
+
+def _strokes(*boxes: tuple[int, int, int, int]) -> np.ndarray:
+    """A gray line (ink 30 on paper 220, 60 px high) with ink in each (left, top, right,
+    bottom) box."""
+    gray = np.full((60, 200), 220, np.uint8)
+    for left, top, right, bottom in boxes:
+        gray[top:bottom, left:right] = 30
+    return gray
+
+
+def test_digits_that_touch_are_parted_where_another_reader_placed_them() -> None:
+    # Two "digits" joined by a thin stroke: one piece of ink, two places.
+    gray = _strokes((20, 10, 50, 50), (50, 28, 70, 31), (70, 10, 100, 50), (130, 10, 150, 50))
+    assert len(segment(gray)) == 2
+    glyphs = cut_at(gray, [35.0, 85.0, 140.0])
+    assert len(glyphs) == 3
+    assert 50 <= glyphs[0].box[2] == glyphs[1].box[0] <= 70  # parted in the thin stroke
+    assert glyphs[2].box[0] >= 129
+
+
+def test_a_digit_broken_in_two_is_one_glyph() -> None:
+    gray = _strokes((20, 10, 40, 50), (42, 10, 50, 50), (80, 10, 110, 50))
+    assert len(segment(gray)) == 3
+    glyphs = cut_at(gray, [30.0, 95.0])
+    assert [(g.box[0], g.box[2]) for g in glyphs] == [(20, 50), (80, 110)]
+    assert cut_at(gray, [30.0]) == []  # a digit with no place: the places are no guide
+    assert cut_at(gray, []) == []
+    far = _strokes((20, 10, 40, 50), (80, 10, 110, 50), (150, 10, 170, 50))
+    assert cut_at(far, [30.0, 95.0]) == []
+
+
+def test_the_cnn_reads_touching_digits_where_the_line_recogniser_placed_them(
+    model: DigitModel,
+) -> None:
+    lines = LineModel()
+    rng = np.random.default_rng(7)
+    codes = ["".join(str(d) for d in rng.integers(0, 10, 5)) for _ in range(12)]
+    touching = as_cut = at_places = 0
+    for seed, code in enumerate(codes):
+        writer = np.random.default_rng(seed)
+        alpha = np.pad(write_code(writer, code, "tune", 40.0, 0.45, False, (-0.1, -0.02)), 12)
+        gray = np.asarray(np.clip(225 - alpha * 185, 0, 255), np.uint8)
+        if len(segment(gray)) == len(code):
+            continue  # these digits happen not to touch
+        touching += 1
+        prepared = prepare_line(gray)
+        (frames,) = lines.frames([prepared])
+        scale = gray.shape[1] / prepared.shape[1]
+        places = [frame_x(f) * scale for f in ctc_frames(frames)]
+        as_cut += model.read_line(gray).text == code
+        at_places += model.read_line(gray, places).text == code
+    assert touching >= 6
+    assert as_cut == 0 and at_places >= touching // 2, (touching, at_places)

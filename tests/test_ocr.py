@@ -35,6 +35,7 @@ from proofwatch.engines.ocr import (
     OcrEngine,
     Quad,
     ctc_decode,
+    ctc_frames,
     digit_runs,
     joined_lines,
     line_gray,
@@ -180,6 +181,20 @@ def test_ctc_decode_collapses_repeats_and_keeps_each_chars_probabilities() -> No
     assert chars[1].text == "0" and chars[1].prob == pytest.approx(0.9)
     assert chars[2].p_digit("1") == pytest.approx(0.2)
     assert chars[3].digits == () and chars[3].prob == pytest.approx(0.9)
+
+
+def test_ctc_frames_place_each_character_at_the_surest_frame_of_its_run() -> None:
+    probs = _frames(
+        {"blank": 1.0},
+        {"4": 0.6, "blank": 0.4},
+        {"4": 0.9, "blank": 0.1},  # the surest frame of the first run
+        {"blank": 1.0},
+        {"7": 0.8, "1": 0.2},
+        {"1": 0.7, "blank": 0.3},  # another character right after: a run of its own
+    )
+    assert ctc_decode(probs, CHARSET)[0] == "471"
+    assert ctc_frames(probs) == (2, 4, 5)
+    assert ctc_frames(_frames({"blank": 1.0})) == ()
 
 
 def test_ctc_decode_of_nothing() -> None:

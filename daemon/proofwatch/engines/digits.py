@@ -2,19 +2,22 @@
 
 PP-OCR reads whole lines and was trained mostly on print; this model reads one handwritten
 digit at a time. A text line (a crop the detector found) is cut into glyphs by connected
-components of its ink, each glyph is normalised the way MNIST digits are (fitted into 20x20,
-centred by its centre of mass in 28x28) and classified into 0-9 or "not a digit". The model
-(`models/digits.onnx`, trained by `training/train_digits.py`) is run with onnxruntime, on
-each glyph as cut and slanted both ways (the mean of the three: a hand's slant then sways
-the reading less). A glyph's "not a digit" share is doubt: it is read as its likeliest
-digit, at that digit's probability.
+components of its ink (where digits touch or one is broken in two, at the places where the
+line recogniser read its digits: `cut_at`), each glyph is normalised the way MNIST digits
+are (fitted into 20x20, centred by its centre of mass in 28x28) and classified into 0-9 or
+"not a digit". The model (`models/digits.onnx`, trained by `training/train_digits.py`) is
+run with onnxruntime, on each glyph as cut and slanted both ways (the mean of the three: a
+hand's slant then sways the reading less). A glyph's "not a digit" share is doubt: it is
+read as its likeliest digit, at that digit's probability.
 
 The same `normalise_glyph` is used for training and reading, so both see the same shapes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +113,15 @@ def ink_map(gray: npt.NDArray[np.uint8]) -> FloatArray:
     return np.asarray(np.clip(diff / top, 0, 1), np.float32)
 
 
+@dataclass(frozen=True)
+class _Ink:
+    """A line's ink map, its connected pieces, and the glyphs they were merged into."""
+
+    ink: FloatArray
+    labels: npt.NDArray[np.int32]
+    glyphs: list[tuple[int, int, int, int, list[int]]]  # left, top, right, bottom, pieces
+
+
 def segment(
     gray: npt.NDArray[np.uint8], max_glyphs: int = 12, edge_sliver: float = EDGE_SLIVER
 ) -> list[Glyph]:
@@ -119,11 +131,73 @@ def segment(
     hat is apart); specks much smaller than the line's largest piece are dropped, and so are
     pieces at the line's ends narrower than `edge_sliver` of its tallest (0: none).
     """
+    found = _pieces(gray, edge_sliver)
+    if found is None or len(found.glyphs) > max_glyphs:
+        return []
+    return [_glyph(found, glyph) for glyph in found.glyphs]
+
+
+def cut_at(gray: npt.NDArray[np.uint8], places: Sequence[float]) -> list[Glyph]:
+    """The line's glyphs, one per place where another reader read a character (x in `gray`,
+    left to right), for a line that `segment` cuts into another number of glyphs.
+
+    A glyph that holds two or more places is digits that touch: it is parted at the column
+    of least ink between each two of them. A glyph that holds none, close after another, is
+    the second piece of a digit broken in two: the two are one glyph. Empty when the glyphs
+    still do not match the places.
+    """
+    found = _pieces(gray, EDGE_SLIVER)
+    if found is None or not places:
+        return []
+    parts: list[tuple[int, int, int, int, list[int]]] = []
+    for glyph in found.glyphs:
+        left, top, right, bottom, ids = glyph
+        inside = [p for p in places if left <= p < right]
+        if not inside and parts and left - parts[-1][2] < 0.25 * (bottom - top):
+            last = parts[-1]  # a broken digit's second piece
+            parts[-1] = (last[0], min(last[1], top), right, max(last[3], bottom), last[4] + ids)
+        else:
+            edges = [left, *_parting_columns(found, glyph, inside), right]
+            parts.extend((lo, top, hi, bottom, ids) for lo, hi in pairwise(edges))
+    if len(parts) != len(places):
+        return []
+    return [_glyph(found, part) for part in parts]
+
+
+def _parting_columns(
+    found: _Ink, glyph: tuple[int, int, int, int, list[int]], places: Sequence[float]
+) -> list[int]:
+    """Where a glyph holding several places is parted: between each two of them, the column
+    of its middle half with the least of the glyph's ink."""
+    left, top, right, bottom, ids = glyph
+    own = np.isin(found.labels[top:bottom, left:right], ids)
+    columns = np.where(own, found.ink[top:bottom, left:right], 0.0).sum(axis=0)
+    cuts = []
+    for a, b in pairwise(places):
+        lo, hi = int(a + (b - a) / 4) - left, int(b - (b - a) / 4) - left + 1
+        cuts.append(left + lo + int(np.argmin(columns[lo:hi])) if hi > lo else int((a + b) / 2))
+    return cuts
+
+
+def _glyph(found: _Ink, part: tuple[int, int, int, int, list[int]]) -> Glyph:
+    """The ink of a glyph's pieces within its box (a neighbour's stroke masked out), with a
+    pixel of its faint edge kept for anti-aliasing, normalised."""
+    import cv2
+
+    left, top, right, bottom, ids = part
+    own = np.isin(found.labels[top:bottom, left:right], ids)
+    own = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    piece_ink = np.where(own, found.ink[top:bottom, left:right], 0.0).astype(np.float32)
+    return Glyph((left, top, right, bottom), normalise_glyph(piece_ink))
+
+
+def _pieces(gray: npt.NDArray[np.uint8], edge_sliver: float) -> _Ink | None:
+    """The line's ink and its pieces, merged into glyphs as `segment` describes."""
     import cv2
 
     ink = ink_map(gray)
     if not ink.any():
-        return []
+        return None
     mask = (ink > 0.35).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     h, width = gray.shape[:2]
@@ -164,17 +238,9 @@ def segment(
                 )
                 continue
         merged.append(piece)
-    if len(merged) > max_glyphs:
-        return []
-    glyphs = []
-    for left, top, right, bottom, ids in merged:
-        own = np.isin(labels[top:bottom, left:right], ids)
-        # The ink of this glyph only (a neighbour's stroke in the box is masked out), with
-        # a pixel of its faint edge kept for anti-aliasing.
-        own = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        piece_ink = np.where(own, ink[top:bottom, left:right], 0.0).astype(np.float32)
-        glyphs.append(Glyph((left, top, right, bottom), normalise_glyph(piece_ink)))
-    return glyphs
+    if not merged:
+        return None
+    return _Ink(ink, np.asarray(labels, np.int32), merged)
 
 
 class DigitModel(OnnxModel):
@@ -191,9 +257,15 @@ class DigitModel(OnnxModel):
         probs = self.run("glyphs", batch)
         return np.asarray(probs, np.float32)
 
-    def read_line(self, gray: npt.NDArray[np.uint8]) -> DigitLine:
-        """The line's glyphs, each read as its likeliest digit, as cut and slanted both ways."""
+    def read_line(self, gray: npt.NDArray[np.uint8], places: Sequence[float] = ()) -> DigitLine:
+        """The line's glyphs, each read as its likeliest digit, as cut and slanted both ways.
+
+        `places`: where another reader read each character of the line (x in `gray`); when
+        the line's pieces of ink are not as many, the line is cut at those places instead.
+        """
         glyphs = segment(gray)
+        if places and len(glyphs) != len(places):
+            glyphs = cut_at(gray, places) or glyphs
         if not glyphs:
             return DigitLine("", ())
         images = [g.image for g in glyphs]

@@ -51,6 +51,11 @@ def prepare_line(gray: npt.NDArray[np.uint8]) -> FloatArray:
     return np.asarray(np.clip((paper - small) / span, 0.0, 1.0), np.float32)
 
 
+def frame_x(frame: int) -> float:
+    """The middle of an output frame, in the prepared line's pixels."""
+    return (frame + 0.5) * STRIDE
+
+
 def padded_width(width: int) -> int:
     """The width a batch of lines up to `width` wide is read at."""
     return -(-(width + PAD) // STRIDE) * STRIDE

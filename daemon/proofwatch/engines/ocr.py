@@ -20,7 +20,9 @@ How a photo is read (each step measured on the tune split, see bench/bench_ocr.p
 4. the recogniser's per-frame probabilities give each character its probability and
    P(0..9) at its place (`reading.Char`);
 5. two readers of handwritten digits read the same line: the digit CNN glyph by glyph
-   (`digits.py`), the line recogniser as a whole (`lines.py`, CTC like PP-OCR's rec);
+   (`digits.py`; when its pieces of ink are not as many as the digits that the line
+   recogniser and PP-OCR both read there, the line is cut where the line recogniser read
+   them), the line recogniser as a whole (`lines.py`, CTC like PP-OCR's rec);
    a candidate counts every reader that read exactly its digits (`Candidate.agree`, 1-3).
 
 The engine only reads: `ask` returns every candidate, most confident first; `read_candidates`
@@ -32,7 +34,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,7 +49,7 @@ from proofwatch.engines.digits import MODEL_PATH as DIGITS_MODEL
 from proofwatch.engines.digits import DigitLine, DigitModel
 from proofwatch.engines.lines import CHARSET as LINE_CHARSET
 from proofwatch.engines.lines import MODEL_PATH as LINES_MODEL
-from proofwatch.engines.lines import LineModel, prepare_line
+from proofwatch.engines.lines import LineModel, frame_x, prepare_line
 from proofwatch.engines.onnx import give_back_free_memory, no_telemetry, open_session
 from proofwatch.vocabulary import DIGITS, Candidate, Char, mean_char
 
@@ -168,31 +170,40 @@ def ctc_decode(probs: Array, charset: Sequence[str]) -> tuple[str, tuple[Char, .
     Each character's probability is its best frame's; P(0..9) at its place is read at that
     frame, with a digit look-alike's probability counted for the digit it stands for.
     """
-    best = probs.argmax(axis=1)
     digit_ids = [charset.index(d) for d in DIGITS]
     alike_ids = {charset.index(a): DIGITS.index(d) for a, d in LOOK_ALIKES.items() if a in charset}
     chars: list[Char] = []
+    for k, peak in _ctc_peaks(probs):
+        row = probs[peak]
+        dist = [float(row[i]) for i in digit_ids]
+        for i, d in alike_ids.items():
+            dist[d] += float(row[i])
+        text = charset[k]
+        if text in DIGITS or text in LOOK_ALIKES:
+            digit = LOOK_ALIKES.get(text, text)
+            chars.append(Char(digit, dist[DIGITS.index(digit)], tuple(dist)))
+        else:
+            chars.append(Char(text, float(row[k])))
+    return "".join(c.text for c in chars), tuple(chars)
+
+
+def ctc_frames(probs: Array) -> tuple[int, ...]:
+    """The frame where greedy CTC reads each character of the line: where it stands."""
+    return tuple(peak for _, peak in _ctc_peaks(probs))
+
+
+def _ctc_peaks(probs: Array) -> Iterator[tuple[int, int]]:
+    """Each character greedy CTC reads: its class, and the surest frame of its run."""
+    best = probs.argmax(axis=1)
     t = 0
-    frames = len(best)
-    while t < frames:
+    while t < len(best):
         k = int(best[t])
         end = t
-        while end + 1 < frames and best[end + 1] == k:
+        while end + 1 < len(best) and best[end + 1] == k:
             end += 1
         if k != 0:
-            peak = t + int(probs[t : end + 1, k].argmax())
-            row = probs[peak]
-            dist = [float(row[i]) for i in digit_ids]
-            for i, d in alike_ids.items():
-                dist[d] += float(row[i])
-            text = charset[k]
-            if text in DIGITS or text in LOOK_ALIKES:
-                digit = LOOK_ALIKES.get(text, text)
-                chars.append(Char(digit, dist[DIGITS.index(digit)], tuple(dist)))
-            else:
-                chars.append(Char(text, float(row[k])))
+            yield k, t + int(probs[t : end + 1, k].argmax())
         t = end + 1
-    return "".join(c.text for c in chars), tuple(chars)
 
 
 def digit_runs(text: str, chars: Sequence[Char]) -> list[tuple[str, tuple[Char, ...]]]:
@@ -472,12 +483,18 @@ class OcrEngine:
                 cnn = line = None
                 if ocr and (self._digits is not None or self._lines is not None):
                     gray = _gray(turned[turn][i])
-                    if self._digits is not None:
-                        cnn = self._digits.read_line(gray)
+                    places: list[float] = []
                     if self._lines is not None:
-                        (frames,) = self._lines.frames([prepare_line(gray)])
+                        prepared = prepare_line(gray)
+                        (frames,) = self._lines.frames([prepared])
                         digits, line_chars = ctc_decode(frames, LINE_CHARSET)
                         line = Candidate(digits, line_chars, "line")
+                        if any(len(c.text) == len(digits) for c in ocr):
+                            # PP-OCR read as many digits there: the CNN may cut at them.
+                            scale = gray.shape[1] / prepared.shape[1]
+                            places = [frame_x(f) * scale for f in ctc_frames(frames)]
+                    if self._digits is not None:
+                        cnn = self._digits.read_line(gray, places)
                 cands.extend(replace(c, turn=turn) for c in merge(ocr, cnn, line))
             lines.append(Line(quad, text.strip(), best_score, first, tuple(cands)))
         return lines
