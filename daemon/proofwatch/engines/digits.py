@@ -36,6 +36,7 @@ BOX = 20  # MNIST fits each digit into 20x20 inside the 28x28 frame
 # 11 more of 400 codes one digit off and passed 1 more right code (0.1: 6 more; 0.3-0.7: 11
 # more, but the right code not).
 EDGE_SLIVER = 0.25
+MAX_GLYPHS = 12  # a line cut into more pieces is no code: not read glyph by glyph
 SLANTS = (0.2, -0.2)  # the extra views of each glyph: sheared this far (x += slant * y)
 
 FloatArray = npt.NDArray[np.float32]
@@ -113,17 +114,21 @@ def ink_map(gray: npt.NDArray[np.uint8]) -> FloatArray:
     return np.asarray(np.clip(diff / top, 0, 1), np.float32)
 
 
+# A glyph's box (left, top, right, bottom) and the connected pieces of ink it holds.
+_Box = tuple[int, int, int, int, list[int]]
+
+
 @dataclass(frozen=True)
 class _Ink:
     """A line's ink map, its connected pieces, and the glyphs they were merged into."""
 
     ink: FloatArray
     labels: npt.NDArray[np.int32]
-    glyphs: list[tuple[int, int, int, int, list[int]]]  # left, top, right, bottom, pieces
+    glyphs: list[_Box]
 
 
 def segment(
-    gray: npt.NDArray[np.uint8], max_glyphs: int = 12, edge_sliver: float = EDGE_SLIVER
+    gray: npt.NDArray[np.uint8], max_glyphs: int = MAX_GLYPHS, edge_sliver: float = EDGE_SLIVER
 ) -> list[Glyph]:
     """The glyphs of one text line (dark ink on light paper), left to right.
 
@@ -131,7 +136,11 @@ def segment(
     hat is apart); specks much smaller than the line's largest piece are dropped, and so are
     pieces at the line's ends narrower than `edge_sliver` of its tallest (0: none).
     """
-    found = _pieces(gray, edge_sliver)
+    return _as_cut(_pieces(gray, edge_sliver), max_glyphs)
+
+
+def _as_cut(found: _Ink | None, max_glyphs: int = MAX_GLYPHS) -> list[Glyph]:
+    """The glyphs of a line's pieces as `segment` cuts them."""
     if found is None or len(found.glyphs) > max_glyphs:
         return []
     return [_glyph(found, glyph) for glyph in found.glyphs]
@@ -146,10 +155,13 @@ def cut_at(gray: npt.NDArray[np.uint8], places: Sequence[float]) -> list[Glyph]:
     the second piece of a digit broken in two: the two are one glyph. Empty when the glyphs
     still do not match the places.
     """
-    found = _pieces(gray, EDGE_SLIVER)
+    return _cut_at(_pieces(gray, EDGE_SLIVER), places)
+
+
+def _cut_at(found: _Ink | None, places: Sequence[float]) -> list[Glyph]:
     if found is None or not places:
         return []
-    parts: list[tuple[int, int, int, int, list[int]]] = []
+    parts: list[_Box] = []
     for glyph in found.glyphs:
         left, top, right, bottom, ids = glyph
         inside = [p for p in places if left <= p < right]
@@ -164,9 +176,7 @@ def cut_at(gray: npt.NDArray[np.uint8], places: Sequence[float]) -> list[Glyph]:
     return [_glyph(found, part) for part in parts]
 
 
-def _parting_columns(
-    found: _Ink, glyph: tuple[int, int, int, int, list[int]], places: Sequence[float]
-) -> list[int]:
+def _parting_columns(found: _Ink, glyph: _Box, places: Sequence[float]) -> list[int]:
     """Where a glyph holding several places is parted: between each two of them, the column
     of its middle half with the least of the glyph's ink."""
     left, top, right, bottom, ids = glyph
@@ -179,7 +189,7 @@ def _parting_columns(
     return cuts
 
 
-def _glyph(found: _Ink, part: tuple[int, int, int, int, list[int]]) -> Glyph:
+def _glyph(found: _Ink, part: _Box) -> Glyph:
     """The ink of a glyph's pieces within its box (a neighbour's stroke masked out), with a
     pixel of its faint edge kept for anti-aliasing, normalised."""
     import cv2
@@ -215,14 +225,14 @@ def _pieces(gray: npt.NDArray[np.uint8], edge_sliver: float) -> _Ink | None:
         ink = np.where(np.isin(labels, slivers), 0.0, ink).astype(np.float32)
     kept = [i for i in range(1, count) if i not in slivers]
     tallest = max((int(stats[i, cv2.CC_STAT_HEIGHT]) for i in kept), default=0)
-    pieces: list[tuple[int, int, int, int, list[int]]] = []
+    pieces: list[_Box] = []
     for i in kept:
         x, y, w, hh, area = (int(v) for v in stats[i, :5])
         if hh < 0.3 * tallest or area < 0.002 * h * h or hh < 4:
             continue
         pieces.append((x, y, x + w, y + hh, [i]))
     pieces.sort(key=lambda p: p[0])
-    merged: list[tuple[int, int, int, int, list[int]]] = []
+    merged: list[_Box] = []
     for piece in pieces:
         if merged:
             last = merged[-1]
@@ -263,9 +273,10 @@ class DigitModel(OnnxModel):
         `places`: where another reader read each character of the line (x in `gray`); when
         the line's pieces of ink are not as many, the line is cut at those places instead.
         """
-        glyphs = segment(gray)
+        found = _pieces(gray, EDGE_SLIVER)  # once, for both ways of cutting
+        glyphs = _as_cut(found)
         if places and len(glyphs) != len(places):
-            glyphs = cut_at(gray, places) or glyphs
+            glyphs = _cut_at(found, places) or glyphs
         if not glyphs:
             return DigitLine("", ())
         images = [g.image for g in glyphs]
