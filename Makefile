@@ -30,8 +30,8 @@ bench: $(STAMP)
 # glyph CNN, and lines.onnx, the line recogniser) from the MNIST train rows only: installs
 # the CPU build of torch and onnx, then trains on 2 cores (fixed seeds). A glyph CNN of
 # drawn lines only (3 minutes) picks the code lines that PP-OCR's detector cuts out of
-# 3,000 train-split proof photos (35 minutes, two processes at once); both readers then
-# learn from those lines too (glyphs: 6 minutes; lines: 40 on a loaded machine).
+# 3,000 train-split proof photos (35-70 minutes, two processes at once); both readers then
+# learn from those lines too (glyphs: 6-15 minutes; lines: 40 on a loaded machine).
 TRAIN_OUT = training/out
 CROPS = $(TRAIN_OUT)/crops-0.npz $(TRAIN_OUT)/crops-1.npz
 train: $(STAMP)

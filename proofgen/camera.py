@@ -334,7 +334,8 @@ def glare(rng: Rng, image: Array, centre: tuple[float, float], size: float) -> A
     return np.asarray(image + strength * soft[..., None], dtype=np.float32)
 
 
-def _motion_kernel(length: float, angle: float) -> npt.NDArray[np.float32]:
+def motion_kernel(length: float, angle: float) -> npt.NDArray[np.float32]:
+    """A camera shake: a line `length` px long at `angle` (radians), summing to 1."""
     size = max(3, int(np.ceil(length)) | 1)
     kernel = np.zeros((size, size), np.float32)
     centre = size // 2
@@ -358,7 +359,7 @@ def develop(rng: Rng, scene: Array, shot: Shot) -> Image.Image:
     if shot.blur * work_scale > 0.3:
         blurred = np.asarray(cv2.GaussianBlur(blurred, (0, 0), shot.blur * work_scale), np.float32)
     if shot.motion:
-        kernel = _motion_kernel(shot.motion * work_scale, rng.uniform(0, np.pi))
+        kernel = motion_kernel(shot.motion * work_scale, rng.uniform(0, np.pi))
         moved = cv2.filter2D(blurred, -1, kernel, borderType=cv2.BORDER_REFLECT)
         blurred = np.asarray(moved, np.float32)
     # Sensor noise, stronger in the dark (shot noise), with a little chroma noise. It is

@@ -3,8 +3,11 @@ real handwriting it never trained on (MNIST tune rows, written as the proof phot
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
+from proofgen.camera import motion_kernel
+from proofgen.mnist import digits
 from proofgen.photo import write_code
 
 from proofwatch.engines.digits import SIDE, DigitModel, cut_at, segment, slanted
@@ -112,3 +115,17 @@ def test_the_cnn_reads_touching_digits_where_the_line_recogniser_placed_them(
         at_places += model.read_line(gray, places).text == code
     assert touching >= 6
     assert as_cut == 0 and at_places >= touching // 2, (touching, at_places)
+
+
+def test_the_cnn_reads_digits_a_shaken_phone_blurred(model: DigitModel) -> None:
+    """Tune digits 40 px tall, each smeared along a random direction by half its height:
+    the CNN read 61 of these 100 before it learnt shaken lines, 74 since."""
+    images, labels, _ = digits("tune")
+    rng = np.random.default_rng(5)
+    right = 0
+    for image, label in zip(images[::10], labels[::10], strict=True):
+        ink = np.pad(cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC), 20)
+        shake = motion_kernel(20.0, rng.uniform(0, np.pi))
+        gray = cv2.filter2D(225 - ink / 255 * 185, -1, shake, borderType=cv2.BORDER_REFLECT)
+        right += model.read_line(np.clip(gray, 0, 255).astype(np.uint8)).text == str(label)
+    assert right >= 70, right
