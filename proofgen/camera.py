@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import cv2
 import numpy as np
@@ -334,7 +335,7 @@ def glare(rng: Rng, image: Array, centre: tuple[float, float], size: float) -> A
     return np.asarray(image + strength * soft[..., None], dtype=np.float32)
 
 
-def motion_kernel(length: float, angle: float) -> npt.NDArray[np.float32]:
+def _motion_kernel(length: float, angle: float) -> npt.NDArray[np.float32]:
     """A camera shake: a line `length` px long at `angle` (radians), summing to 1."""
     size = max(3, int(np.ceil(length)) | 1)
     kernel = np.zeros((size, size), np.float32)
@@ -351,6 +352,12 @@ def motion_kernel(length: float, angle: float) -> npt.NDArray[np.float32]:
     return np.asarray(kernel / kernel.sum(), dtype=np.float32)
 
 
+def shaken(image: npt.NDArray[Any], length: float, angle: float) -> npt.NDArray[Any]:
+    """The image smeared by a camera shake `length` px long at `angle` (radians)."""
+    kernel = _motion_kernel(length, angle)
+    return np.asarray(cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT))
+
+
 def develop(rng: Rng, scene: Array, shot: Shot) -> Image.Image:
     """The scene (upright, working size) as the phone stores it: blur, noise, size, turn."""
     view = view_size(shot)
@@ -359,8 +366,7 @@ def develop(rng: Rng, scene: Array, shot: Shot) -> Image.Image:
     if shot.blur * work_scale > 0.3:
         blurred = np.asarray(cv2.GaussianBlur(blurred, (0, 0), shot.blur * work_scale), np.float32)
     if shot.motion:
-        kernel = motion_kernel(shot.motion * work_scale, rng.uniform(0, np.pi))
-        moved = cv2.filter2D(blurred, -1, kernel, borderType=cv2.BORDER_REFLECT)
+        moved = shaken(blurred, shot.motion * work_scale, rng.uniform(0, np.pi))
         blurred = np.asarray(moved, np.float32)
     # Sensor noise, stronger in the dark (shot noise), with a little chroma noise. It is
     # added at the working size: a phone's denoised, demosaiced noise is not per-pixel

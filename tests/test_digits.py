@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from proofgen.camera import motion_kernel
+from proofgen.camera import shaken
 from proofgen.mnist import digits
 from proofgen.photo import write_code
 
@@ -125,7 +125,6 @@ def test_the_cnn_reads_digits_a_shaken_phone_blurred(model: DigitModel) -> None:
     right = 0
     for image, label in zip(images[::10], labels[::10], strict=True):
         ink = np.pad(cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC), 20)
-        shake = motion_kernel(20.0, rng.uniform(0, np.pi))
-        gray = cv2.filter2D(225 - ink / 255 * 185, -1, shake, borderType=cv2.BORDER_REFLECT)
+        gray = shaken(225 - ink / 255 * 185, 20.0, rng.uniform(0, np.pi))
         right += model.read_line(np.clip(gray, 0, 255).astype(np.uint8)).text == str(label)
     assert right >= 70, right

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 
 from harvest_lines import add_crop_options, read_crops  # noqa: E402
-from proofgen.camera import motion_kernel  # noqa: E402
+from proofgen.camera import shaken  # noqa: E402
 from proofgen.mnist import digits  # noqa: E402
 from reproducible import reproducible  # noqa: E402
 
@@ -126,9 +126,7 @@ def _line(glyphs: list[Gray], rng: np.random.Generator, gap: tuple[float, float]
     if sigma > 0.3:
         gray = np.asarray(cv2.GaussianBlur(gray, (0, 0), sigma), np.float64)
     if rng.uniform() < SHAKEN:
-        length = rng.uniform(*SHAKE) * height
-        kernel = motion_kernel(length, rng.uniform(0, np.pi))
-        gray = np.asarray(cv2.filter2D(gray, -1, kernel, borderType=cv2.BORDER_REFLECT))
+        gray = shaken(gray, rng.uniform(*SHAKE) * height, rng.uniform(0, np.pi))
     gray = gray + rng.normal(0, rng.uniform(1, 7), gray.shape)
     out = np.clip(gray, 0, 255).astype(np.uint8)
     if rng.uniform() < 0.5:
