@@ -41,6 +41,7 @@ from proofwatch.engines.ocr import (
     line_gray,
     merge,
     values_of,
+    widened,
 )
 from proofwatch.rules.judge import THRESHOLDS, judge
 from proofwatch.vocabulary import Candidate, Char
@@ -335,6 +336,86 @@ def test_vertical_lines_are_joined_along_their_direction() -> None:
     joined = joined_lines(quads)
     assert len(joined) == 1
     assert max(y for _, y in joined[0]) == pytest.approx(330, abs=3)
+
+
+@pytest.mark.parametrize("degrees", [0, 30, 90, 180])
+def test_a_box_is_widened_along_its_line_at_both_ends(degrees: float) -> None:
+    box = _turned(_quad(100, 0, 300, 50), degrees)
+    longer = widened(box, 0.5)
+    back = [_turned((p,), -degrees)[0] for p in longer]
+    assert [pytest.approx(p, abs=1e-6) for p in back] == list(_quad(75, 0, 325, 50)), (
+        "25 px (half the height) more at each end, the corners in the same order"
+    )
+
+
+def _short_line(text: str, source: str) -> Line:
+    reading = Candidate(text, tuple(Char(d, 0.99) for d in text), source, source.count("+") + 1)
+    return Line(_quad(100, 100, 260, 150), text, 0.9, 0, (reading,))
+
+
+def test_a_line_read_short_by_two_readers_is_read_again_widened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = _as_if_loaded()
+    asked: list[list[Quad]] = []
+    found = {"lines": [_short_line("2932", "ppocr+cnn+line")]}
+
+    def read_boxes(bgr: Any, boxes: list[tuple[Quad, float]]) -> list[Line]:
+        asked.append([quad for quad, _ in boxes])
+        return found["lines"] if len(asked) == 1 else [_short_line("29320", "ppocr+line")]
+
+    monkeypatch.setattr(engine, "_detect", lambda bgr, side: [(_quad(0, 0, 1, 1), 1.0)])
+    monkeypatch.setattr(engine, "_read_boxes", read_boxes)
+    lines = engine._read_at(np.zeros((400, 400, 3), np.uint8), DEFAULT_MAX_SIDE)
+    assert [ln.text for ln in lines] == ["2932", "29320"]
+    assert asked[1] == [widened(_quad(100, 100, 260, 150), ocr_module.WIDEN)]
+    # A code-length run, one reader alone, or digits among other text: read once.
+    for line in (
+        _short_line("29320", "ppocr+cnn"),
+        _short_line("2932", "line"),
+        replace(_short_line("2932", "ppocr+cnn"), text="Tel. 2932"),
+    ):
+        asked.clear()
+        found["lines"] = [line]
+        engine._read_at(np.zeros((400, 400, 3), np.uint8), DEFAULT_MAX_SIDE)
+        assert len(asked) == 1, line.text
+
+
+def test_a_digit_the_detector_left_out_at_the_end_of_a_line_is_read(
+    engine: OcrEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tune photo: the detector boxes 2932 and leaves out the round 0 after it.
+    image = _real_photo("29320", 1_000_249)
+    read = {c.text: c.agree for c in engine.read_candidates(image)}
+    assert read.get("29320", 0) >= 2, read
+    monkeypatch.setattr(ocr_module, "_cut_short", lambda line: False)
+    assert "29320" not in {c.text for c in engine.read_candidates(image)}
+
+
+def test_a_sheet_boxed_whole_is_looked_at_on_its_own(
+    engine: OcrEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tune photo: a small sheet on a striped table, which the detector boxes whole.
+    image = _real_photo("09611", 1_000_231)
+    assert "09611" in {c.text for c in engine.read_candidates(image)}
+    monkeypatch.setattr(ocr_module, "_sheets", lambda lines, shape: [])
+    assert "09611" not in {c.text for c in engine.read_candidates(image)}
+
+
+def test_the_boxes_looked_at_again_are_no_line_and_read_no_code() -> None:
+    def line(quad: Quad, text: str = "") -> Line:
+        return Line(quad, text, 0.9, 0, (Candidate(text),) if text else ())
+
+    sheet, small_sheet = _quad(100, 50, 300, 300), _quad(400, 400, 480, 480)
+    lines = [
+        line(small_sheet, "1"),
+        line(sheet),
+        line(_quad(100, 600, 500, 650)),  # a line of text
+        line(_quad(500, 50, 700, 300), "48213"),  # a code read
+        line(_quad(0, 0, 20, 20)),  # too small to hold a line
+        line(_quad(0, 0, 1000, 800)),  # the whole photo
+    ]
+    assert ocr_module._sheets(lines, (800, 1000, 3)) == [(100, 50, 300, 300), (400, 400, 480, 480)]
 
 
 # --- edges ---------------------------------------------------------------------------------
