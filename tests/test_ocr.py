@@ -364,11 +364,21 @@ def test_a_line_read_short_by_two_readers_is_read_again_widened(
         asked.append([quad for quad, _ in boxes])
         return found["lines"] if len(asked) == 1 else [_short_line("29320", "ppocr+line")]
 
-    monkeypatch.setattr(engine, "_detect", lambda bgr, side: [(_quad(0, 0, 1, 1), 1.0)])
+    scores: list[float] = []
+
+    def detect(bgr: Any, side: int, min_score: float) -> list[tuple[Quad, float]]:
+        scores.append(min_score)
+        return [(_quad(0, 0, 1, 1), 1.0)]
+
+    monkeypatch.setattr(engine, "_detect", detect)
     monkeypatch.setattr(engine, "_read_boxes", read_boxes)
-    lines = engine._read_at(np.zeros((400, 400, 3), np.uint8), DEFAULT_MAX_SIDE)
+    lines = engine._read_at(np.zeros((400, 400, 3), np.uint8), DEFAULT_MAX_SIDE, True)
     assert [ln.text for ln in lines] == ["2932", "29320"]
     assert asked[1] == [widened(_quad(100, 100, 260, 150), ocr_module.WIDEN)]
+    # Print (a seal's number) is boxed as rapidocr boxes it and read once.
+    asked.clear()
+    engine._read_at(np.zeros((400, 400, 3), np.uint8), DEFAULT_MAX_SIDE, False)
+    assert len(asked) == 1 and scores == [0.3, 0.5]
     # A code-length run, one reader alone, or digits among other text: read once.
     for line in (
         _short_line("29320", "ppocr+cnn"),
@@ -377,7 +387,7 @@ def test_a_line_read_short_by_two_readers_is_read_again_widened(
     ):
         asked.clear()
         found["lines"] = [line]
-        engine._read_at(np.zeros((400, 400, 3), np.uint8), DEFAULT_MAX_SIDE)
+        engine._read_at(np.zeros((400, 400, 3), np.uint8), DEFAULT_MAX_SIDE, True)
         assert len(asked) == 1, line.text
 
 
@@ -439,7 +449,7 @@ def _as_if_loaded() -> OcrEngine:
     return engine
 
 
-def _explode(bgr: Any, side: int) -> Any:
+def _explode(*args: Any) -> Any:
     raise RuntimeError("onnx exploded")
 
 
@@ -449,7 +459,7 @@ def test_free_memory_goes_back_after_each_read_failed_or_not(
     engine = _as_if_loaded()
     given_back: list[bool] = []
     monkeypatch.setattr(ocr_module, "give_back_free_memory", lambda: given_back.append(True))
-    monkeypatch.setattr(engine, "_detect", lambda bgr, side: [])
+    monkeypatch.setattr(engine, "_detect", lambda bgr, side, min_score: [])
     engine.ask(Image.new("RGB", (100, 80), "white"), [CODE])
     monkeypatch.setattr(engine, "_detect", _explode)
     with pytest.raises(EngineError):
@@ -466,7 +476,7 @@ def test_runtime_errors_become_engine_errors(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_nothing_found_is_handled(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = _as_if_loaded()
-    monkeypatch.setattr(engine, "_detect", lambda bgr, side: [])
+    monkeypatch.setattr(engine, "_detect", lambda bgr, side, min_score: [])
     reading = engine.ask(Image.new("RGB", (100, 80), "white"), [CODE])["code"]
     assert reading.values == () and reading.problem == NOTHING_READ
 
@@ -479,7 +489,7 @@ def test_a_second_look_at_a_larger_size_when_no_code_was_read_alike(
     code = Candidate("48213", tuple(Char(d, 0.99) for d in "48213"), "ppocr")
     found: dict[int, list[Line]] = {}
 
-    def read_at(bgr: Any, side: int) -> list[Line]:
+    def read_at(bgr: Any, side: int, handwriting: bool) -> list[Line]:
         sides.append(side)
         return found.get(side, [])
 
@@ -542,7 +552,7 @@ def test_the_last_look_is_at_a_blurred_copy(monkeypatch: pytest.MonkeyPatch) -> 
     engine = _as_if_loaded()
     seen: list[float] = []
 
-    def read_at(bgr: Any, side: int) -> list[Line]:
+    def read_at(bgr: Any, side: int, handwriting: bool) -> list[Line]:
         seen.append(float(bgr.std()))
         return []
 

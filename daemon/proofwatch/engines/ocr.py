@@ -66,11 +66,13 @@ REC_HEIGHT = 48  # PP-OCR rec input height
 REC_MAX_WIDTH = 1600
 REC_MIN_WIDTH = 160
 REC_BATCH = 8
-# The detector keeps a box whose mean text score is at least this (rapidocr: 0.5). A faint
-# or thin handwritten digit scores less (tune: 2 more of 600 right codes pass, 69982 boxed
-# without its 2 before; shaken photos: 255 instead of 254 of 300 pass, 104 instead of 103 of
-# 200 one digit off fail; no code one digit off passed, no right code failed).
-BOX_THRESHOLD = 0.3
+# The detector keeps a box whose mean text score is at least this (rapidocr's default: 0.5).
+# A faint or thin handwritten digit scores less: from 0.3, 2 more of 600 right tune codes
+# pass (69982 was boxed without its 2), shaken ones 255 instead of 254 of 300, and 104
+# instead of 103 of 200 shaken one digit off fail; no code one digit off passed, no right
+# code failed. Print stays at 0.5: the looks for handwriting below (0.3, widened lines, the
+# sheets) passed 191 instead of 196 of 200 tune seals, most of them printed in dots.
+BOX_SCORE = {True: 0.3, False: 0.5}  # handwriting sought or not
 ORIENT_LINES = 8  # the largest lines, read both ways to settle the sheet's direction
 MAX_LINES = 24  # a photo of a printed page: read the largest lines only
 # Boxes on one line join across a gap under JOIN_GAP heights when their heights differ by
@@ -115,18 +117,20 @@ PIECES = 1.2
 # 6 px 8 of 8; detected at 960 px, the same counts for twice the detector's memory). A
 # photo without a code costs 0.2 s more (blank paper: 0.63 -> 0.83 s median).
 SOFT_SHARE = 6 / 1600
-# A line read as SHORT_RUN or more digits but fewer than a code's RETRY_DIGITS, and nothing
-# else, is read again in a box longer by WIDEN heights at each end: the detector often
-# leaves out a lone digit at the end of a handwritten line, a round 0 most of all. Tune, with
-# the look inside sheets below (both new at once): right codes 572 -> 575 of 600 pass (29320
-# and 01937 read so, 09611 inside its sheet), shaken 255 -> 257 of 300; one digit off 444 ->
-# 446 of 600 fail, shaken 104 -> 105 of 200; no right code failed, none one digit off passed.
+# Handwriting sought, a line read as SHORT_RUN or more digits but fewer than a code's
+# RETRY_DIGITS, and nothing else, is read again in a box longer by WIDEN heights at each
+# end: the detector often leaves out a lone digit at the end of a handwritten line, a round 0
+# most of all. Tune, with the look inside sheets below (both new at once): right codes 572
+# -> 575 of 600 pass (29320 and 01937 read so, 09611 inside its sheet), shaken 255 -> 257 of
+# 300; one digit off 444 -> 446 of 600 fail, shaken 104 -> 105 of 200; no right code
+# failed, none one digit off passed.
 SHORT_RUN = 3
 WIDEN = 0.75
-# When no look read a code, the SHEETS largest boxes that hold no line of text (a sheet with
-# small writing, boxed whole) are looked at on their own, at up to RETRY_SIDE: their writing
-# then fills the detector's view (tune: see WIDEN). Boxes smaller than SHEET_MIN px hold no
-# line worth it; one covering SHEET_MAX_SHARE of the photo or more is the photo, seen already.
+# When no look read a handwritten code, the SHEETS largest boxes that hold no line of text
+# (a sheet with small writing, boxed whole) are looked at on their own, at up to RETRY_SIDE:
+# their writing then fills the detector's view (tune: see WIDEN). Boxes smaller than
+# SHEET_MIN px hold no line worth it; one covering SHEET_MAX_SHARE of the photo or more is
+# the photo, seen already.
 SHEETS = 2
 SHEET_MIN = 32
 SHEET_MAX_SHARE = 0.9
@@ -173,7 +177,7 @@ def rapidocr_params(files: dict[str, Path], det_side: int = DEFAULT_MAX_SIDE) ->
         # 960 px photo to 736 px on its short side: 1 s of CPU for no better boxes).
         "Det.limit_type": "max",
         "Det.limit_side_len": det_side,
-        "Det.box_thresh": BOX_THRESHOLD,
+        "Det.box_thresh": min(BOX_SCORE.values()),  # `_detect` keeps what the writing needs
         "Global.log_level": "error",
         "Global.use_cls": False,
         "Global.use_rec": False,  # our own rec session reads the lines (per-frame output)
@@ -389,7 +393,7 @@ class OcrEngine:
 
     # - reading -
 
-    def _detect(self, bgr: Array, side: int) -> list[tuple[Quad, float]]:
+    def _detect(self, bgr: Array, side: int, min_score: float) -> list[tuple[Quad, float]]:
         h, w = bgr.shape[:2]
         scale = min(1.0, side / max(h, w))
         import cv2
@@ -402,6 +406,8 @@ class OcrEngine:
         scores = list(getattr(out, "scores", None) or [1.0] * len(boxes))
         found = []
         for box, score in zip(boxes, scores, strict=True):
+            if score < min_score:
+                continue
             quad = tuple((float(x) / scale, float(y) / scale) for x, y in box)
             found.append((quad, float(score)))
         found.sort(key=lambda item: -_area(item[0]))
@@ -454,19 +460,19 @@ class OcrEngine:
     def _read_lines(self, image: Image.Image, handwriting: bool) -> list[Line]:
         rgb = np.asarray(image.convert("RGB"))
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-        lines = self._read_at(bgr, self.max_side)
+        lines = self._read_at(bgr, self.max_side, handwriting)
         if (
             self.max_side < RETRY_SIDE
             and max(bgr.shape[:2]) > self.max_side
             and _worth_a_larger_look(lines, handwriting)
         ):
-            lines += self._read_at(bgr, RETRY_SIDE)
+            lines += self._read_at(bgr, RETRY_SIDE, handwriting)
         if _weak(lines):
             import cv2
 
             soft = cv2.GaussianBlur(bgr, (0, 0), SOFT_SHARE * max(bgr.shape[:2]))
-            lines += self._read_at(np.asarray(soft), self.max_side)
-        if _weak(lines):
+            lines += self._read_at(np.asarray(soft), self.max_side, handwriting)
+        if handwriting and _weak(lines):
             lines += self._read_inside(bgr, lines)
         return lines
 
@@ -475,15 +481,18 @@ class OcrEngine:
         small writing, boxed whole), each looked at on its own."""
         inside: list[Line] = []
         for x0, y0, x1, y1 in _sheets(lines, bgr.shape[:2])[:SHEETS]:
-            for line in self._read_at(np.ascontiguousarray(bgr[y0:y1, x0:x1]), RETRY_SIDE):
+            sheet = np.ascontiguousarray(bgr[y0:y1, x0:x1])
+            for line in self._read_at(sheet, RETRY_SIDE, handwriting=True):
                 box = tuple((x + x0, y + y0) for x, y in line.box)
                 inside.append(replace(line, box=box))
         return inside
 
-    def _read_at(self, bgr: Array, side: int) -> list[Line]:
-        lines = self._read_boxes(bgr, self._detect(bgr, side))
-        # A digit at a line's end that the detector left out (a lone 0 looks like no text
-        # to it): such lines are read again, longer.
+    def _read_at(self, bgr: Array, side: int, handwriting: bool) -> list[Line]:
+        lines = self._read_boxes(bgr, self._detect(bgr, side, BOX_SCORE[handwriting]))
+        if not handwriting:
+            return lines
+        # A digit at a line's end that the detector left out (a lone 0 looks like no text to
+        # it): such lines are read again, longer.
         longer = [(widened(ln.box, WIDEN), 1.0) for ln in lines if _cut_short(ln)]
         return lines + self._read_boxes(bgr, longer) if longer else lines
 
