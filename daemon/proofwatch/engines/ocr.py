@@ -177,7 +177,6 @@ def rapidocr_params(files: dict[str, Path], det_side: int = DEFAULT_MAX_SIDE) ->
         # 960 px photo to 736 px on its short side: 1 s of CPU for no better boxes).
         "Det.limit_type": "max",
         "Det.limit_side_len": det_side,
-        "Det.box_thresh": min(BOX_SCORE.values()),  # `_detect` keeps what the writing needs
         "Global.log_level": "error",
         "Global.use_cls": False,
         "Global.use_rec": False,  # our own rec session reads the lines (per-frame output)
@@ -393,27 +392,24 @@ class OcrEngine:
 
     # - reading -
 
-    def _detect(self, bgr: Array, side: int, min_score: float) -> list[tuple[Quad, float]]:
+    def _detect(self, bgr: Array, side: int, min_score: float) -> list[Quad]:
+        """The boxes of text whose mean text score is `min_score` or more, largest first,
+        with the lines that several of them make up (`joined_lines`)."""
         h, w = bgr.shape[:2]
         scale = min(1.0, side / max(h, w))
         import cv2
 
         small = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        # rapidocr returns the boxes sorted and their scores not: its own filter is the one
+        # that knows which score is whose (the engine reads under `_run_lock`).
+        self._model.text_det.postprocess_op.box_thresh = min_score
         out = self._model(small, use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(out, "boxes", None)
         if boxes is None:
             return []
-        scores = list(getattr(out, "scores", None) or [1.0] * len(boxes))
-        found = []
-        for box, score in zip(boxes, scores, strict=True):
-            if score < min_score:
-                continue
-            quad = tuple((float(x) / scale, float(y) / scale) for x, y in box)
-            found.append((quad, float(score)))
-        found.sort(key=lambda item: -_area(item[0]))
-        found = found[:MAX_LINES]
-        found += [(quad, 1.0) for quad in joined_lines([q for q, _ in found])]
-        return sorted(found, key=lambda item: -_area(item[0]))
+        found = [tuple((float(x) / scale, float(y) / scale) for x, y in box) for box in boxes]
+        found = sorted(found, key=_area, reverse=True)[:MAX_LINES]
+        return sorted(found + joined_lines(found), key=_area, reverse=True)
 
     def _recognise(self, crops: Sequence[Array]) -> list[tuple[str, tuple[Char, ...]]]:
         """PP-OCR rec on upright BGR line crops, batched; each with per-char detail."""
@@ -493,16 +489,16 @@ class OcrEngine:
             return lines
         # A digit at a line's end that the detector left out (a lone 0 looks like no text to
         # it): such lines are read again, longer.
-        longer = [(widened(ln.box, WIDEN), 1.0) for ln in lines if _cut_short(ln)]
+        longer = [widened(ln.box, WIDEN) for ln in lines if _cut_short(ln)]
         return lines + self._read_boxes(bgr, longer) if longer else lines
 
-    def _read_boxes(self, bgr: Array, found: Sequence[tuple[Quad, float]]) -> list[Line]:
-        """The lines in these boxes (corners and the detector's score), read."""
+    def _read_boxes(self, bgr: Array, found: Sequence[Quad]) -> list[Line]:
+        """The lines in these boxes, read."""
         if not found:
             return []
-        crops = [_crop(bgr, quad) for quad, _ in found]
-        tall = sum(_area(q) for (q, _), c in zip(found, crops, strict=True) if _is_tall(c))
-        wide = sum(_area(q) for q, _ in found) - tall
+        crops = [_crop(bgr, quad) for quad in found]
+        tall = sum(_area(q) for q, c in zip(found, crops, strict=True) if _is_tall(c))
+        wide = sum(_area(q) for q in found) - tall
         # The lines of one sheet share its direction: read all at both candidates.
         turns = (90, 270) if tall > wide else (0, 180)
         turned = {t: [_turn(_upright(c), t) for c in crops] for t in turns}
@@ -513,7 +509,7 @@ class OcrEngine:
         first, second = sorted(turns, key=lambda t: -weight[t])
         reads = probe[first] + self._recognise(turned[first][ORIENT_LINES:])
         lines: list[Line] = []
-        for i, (quad, _) in enumerate(found):
+        for i, quad in enumerate(found):
             text, chars = reads[i]
             keep = [(first, text, chars)]
             alt_text, alt_chars = probe[second][i] if i < ORIENT_LINES else reads[i]
