@@ -11,10 +11,10 @@ How a photo is read (each step measured on the tune split, see bench/bench_ocr.p
 1. the PP-OCR detector finds text lines on a copy no larger than `max_side`; when no line
    holds a code-length run of digits (or only a printed one, beside larger digits: a code
    cut into pieces), it looks again at `RETRY_SIDE` (hard photos only), then once more on
-   a blurred copy (a dot-matrix number's dots merge into strokes), and last inside the
-   largest boxes that hold no line (a sheet with small writing, boxed whole); a line read
-   as a few digits short of a code is read again in a longer box (a digit at its end that
-   the detector left out);
+   a blurred copy (a dot-matrix number's dots merge into strokes); for handwriting, last
+   inside the largest boxes that hold no line (a sheet with small writing, boxed whole),
+   and a line read as a few digits short of a code is read again in a longer box (a digit
+   at its end that the detector left out);
 2. each line is cut out of the full image the engine was given (rectified) and scaled to the
    recogniser's own height, instead of reading a downscaled photo;
 3. the paper may lie at any rotation: lines are read in both possible directions (0/180 for
