@@ -72,7 +72,8 @@ REC_BATCH = 8
 # instead of 103 of 200 shaken one digit off fail; no code one digit off passed, no right
 # code failed. Print stays at 0.5: the looks for handwriting below (0.3, widened lines, the
 # sheets) passed 191 instead of 196 of 200 tune seals, most of them printed in dots.
-BOX_SCORE = {True: 0.3, False: 0.5}  # handwriting sought or not
+HANDWRITING_BOX_SCORE = 0.3
+PRINT_BOX_SCORE = 0.5
 ORIENT_LINES = 8  # the largest lines, read both ways to settle the sheet's direction
 MAX_LINES = 24  # a photo of a printed page: read the largest lines only
 # Boxes on one line join across a gap under JOIN_GAP heights when their heights differ by
@@ -484,7 +485,8 @@ class OcrEngine:
         return inside
 
     def _read_at(self, bgr: Array, side: int, handwriting: bool) -> list[Line]:
-        lines = self._read_boxes(bgr, self._detect(bgr, side, BOX_SCORE[handwriting]))
+        min_score = HANDWRITING_BOX_SCORE if handwriting else PRINT_BOX_SCORE
+        lines = self._read_boxes(bgr, self._detect(bgr, side, min_score))
         if not handwriting:
             return lines
         # A digit at a line's end that the detector left out (a lone 0 looks like no text to
@@ -721,9 +723,9 @@ def _sheets(lines: Sequence[Line], shape: tuple[int, ...]) -> list[tuple[int, in
 def widened(quad: Quad, share: float) -> Quad:
     """The box made longer at both ends by `share` of its height (corners kept in order)."""
     pts = np.array(quad, np.float64)
-    _, _, angle, _, height = _frame(quad)
+    cx, cy, angle, _, height = _frame(quad)
     along = np.array([math.cos(angle), math.sin(angle)])
-    ends = np.sign((pts - pts.mean(axis=0)) @ along)
+    ends = np.sign((pts - (cx, cy)) @ along)
     moved = pts + np.outer(ends, along) * share * height
     return tuple((float(x), float(y)) for x, y in moved)
 
