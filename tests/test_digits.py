@@ -10,9 +10,9 @@ from proofgen.camera import shaken
 from proofgen.mnist import digits
 from proofgen.photo import write_code
 
+from proofwatch.engines.ctc import ctc_frames
 from proofwatch.engines.digits import SIDE, DigitModel, cut_at, segment, slanted
 from proofwatch.engines.lines import LineModel, frame_x, prepare_line
-from proofwatch.engines.ocr import ctc_frames
 
 
 def _line(code: str, seed: int, glyph: float = 40.0) -> np.ndarray:

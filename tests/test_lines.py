@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from proofgen.photo import write_code
 
+from proofwatch.engines.ctc import ctc_decode
 from proofwatch.engines.lines import (
     CHARSET,
     HEIGHT,
@@ -16,7 +17,6 @@ from proofwatch.engines.lines import (
     LineModel,
     prepare_line,
 )
-from proofwatch.engines.ocr import ctc_decode
 
 
 def _line(code: str, seed: int, glyph: float = 40.0, paper: int = 225, ink: int = 40) -> np.ndarray:

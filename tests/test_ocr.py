@@ -23,6 +23,8 @@ from proofgen.samples import blank_paper, draw_code
 
 import proofwatch.engines.ocr as ocr_module
 from proofwatch.engines.base import EngineError, EngineUnavailable, Question
+from proofwatch.engines.boxes import Quad, joined_lines, line_gray, widened
+from proofwatch.engines.ctc import ctc_decode, ctc_frames, digit_runs
 from proofwatch.engines.digits import DigitLine
 from proofwatch.engines.image import prepare
 from proofwatch.engines.ocr import (
@@ -33,15 +35,8 @@ from proofwatch.engines.ocr import (
     RETRY_SIDE,
     Line,
     OcrEngine,
-    Quad,
-    ctc_decode,
-    ctc_frames,
-    digit_runs,
-    joined_lines,
-    line_gray,
     merge,
     values_of,
-    widened,
 )
 from proofwatch.rules.judge import THRESHOLDS, judge
 from proofwatch.vocabulary import Candidate, Char

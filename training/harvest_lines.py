@@ -44,9 +44,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 from proofgen.cases import case_photo, make_case  # noqa: E402
 
 from proofwatch.config import Config  # noqa: E402
+from proofwatch.engines.boxes import line_gray  # noqa: E402
 from proofwatch.engines.image import prepare  # noqa: E402
 from proofwatch.engines.lines import prepare_line  # noqa: E402
-from proofwatch.engines.ocr import OcrEngine, line_gray  # noqa: E402
+from proofwatch.engines.ocr import OcrEngine  # noqa: E402
 
 DEFAULTS = Config()  # the photo is decoded as the daemon decodes it by default
 

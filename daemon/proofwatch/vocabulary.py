@@ -166,6 +166,11 @@ class Question:
 
 
 DIGITS = "0123456789"
+# Letters that stand for a handwritten digit: OCR reads them, and the rules compare them, as it.
+DIGIT_LOOK_ALIKES = {
+    "O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "|": "1", "i": "1",
+    "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2", "G": "6", "g": "9", "q": "9",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

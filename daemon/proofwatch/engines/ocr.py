@@ -15,13 +15,13 @@ How a photo is read (each step measured on the tune split, see bench/bench_ocr.p
    inside the largest boxes that hold no line (a sheet with small writing, boxed whole),
    and a line read as a few digits short of a code is read again in a longer box (a digit
    at its end that the detector left out);
-2. each line is cut out of the full image the engine was given (rectified) and scaled to the
-   recogniser's own height, instead of reading a downscaled photo;
+2. each line is cut out of the full image the engine was given (rectified, `boxes.py`) and
+   scaled to the recogniser's own height, instead of reading a downscaled photo;
 3. the paper may lie at any rotation: lines are read in both possible directions (0/180 for
    wide boxes, 90/270 for tall ones) and the direction the recogniser is surer of, over all
    lines of the photo, wins; a line whose own evidence is torn keeps both readings;
 4. the recogniser's per-frame probabilities give each character its probability and
-   P(0..9) at its place (`reading.Char`);
+   P(0..9) at its place (`ctc.py`, `vocabulary.Char`);
 5. two readers of handwritten digits read the same line: the digit CNN glyph by glyph
    (`digits.py`; when its pieces of ink are not as many as the digits that the line
    recogniser and PP-OCR both read there, the line is cut where the line recogniser read
@@ -35,26 +35,39 @@ returns them with their confidences, for the rules to judge (`rules/judge.py`).
 from __future__ import annotations
 
 import math
-import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
 
 from proofwatch.config import OcrConfig
 from proofwatch.engines.base import EngineError, EngineUnavailable, Question, Reading
+from proofwatch.engines.boxes import (
+    LINE_ASPECT,
+    Array,
+    Quad,
+    area,
+    crop,
+    digit_gray,
+    is_tall,
+    joined_lines,
+    measure,
+    rotated,
+    upright,
+    widened,
+)
+from proofwatch.engines.ctc import ctc_decode, ctc_frames, digit_runs
 from proofwatch.engines.digits import MODEL_PATH as DIGITS_MODEL
 from proofwatch.engines.digits import DigitLine, DigitModel
 from proofwatch.engines.lines import CHARSET as LINE_CHARSET
 from proofwatch.engines.lines import MODEL_PATH as LINES_MODEL
 from proofwatch.engines.lines import LineModel, frame_x, prepare_line
 from proofwatch.engines.onnx import give_back_free_memory, no_telemetry, open_session
-from proofwatch.vocabulary import DIGITS, Candidate, Char, mean_char
+from proofwatch.vocabulary import Candidate, Char, mean_char
 
 # The defaults live with every other setting, in config.py (tune split: 53/60 codes read
 # with the detector at 400-480 px, 51 at 640).
@@ -76,20 +89,6 @@ HANDWRITING_BOX_SCORE = 0.3
 PRINT_BOX_SCORE = 0.5
 ORIENT_LINES = 8  # the largest lines, read both ways to settle the sheet's direction
 MAX_LINES = 24  # a photo of a printed page: read the largest lines only
-# Boxes on one line join across a gap under JOIN_GAP heights when their heights differ by
-# less than JOIN_HEIGHTS times (tune: 3.0 and 2.0 read one more code of 60 than 2.0 and 1.67).
-JOIN_GAP = 3.0
-JOIN_HEIGHTS = 2.0
-# A box LINE_ASPECT times longer than high holds a line of text, and gives the direction.
-# Large handwritten digits are often boxed one by one, each standing across its line (its
-# own longer side is no direction); two such boxes join along the line between their
-# centres, when each stands across it (no longer along it than GLYPH_WIDTH times its
-# height) or lies along it (within ALONG_ANGLE). Tune (900 right codes, 400 one digit off):
-# 838 -> 840 pass, 290 -> 289 fail; 96160 boxed as 9, 6, 1 and 0 was read by no reader.
-LINE_ASPECT = 2.0
-GLYPH_WIDTH = 1.25
-ALONG_ANGLE = math.radians(20)
-ELONGATED = 1.2  # a box at least this much longer than high has a direction of its own
 TORN = 0.08  # a line whose two directions score within this of each other keeps both
 # A second look on hard photos only: when no line read at `max_side` holds a run of at least
 # RETRY_DIGITS digits read by PP-OCR or by two readers (a code split by the detector, or
@@ -139,17 +138,6 @@ SHEET_MAX_SHARE = 0.9
 PRESENCE_PROBLEM = "the OCR engine reads text only; it cannot judge whether something is visible"
 NOTHING_READ = "the OCR engine read no text with enough confidence"
 
-# Characters PP-OCR reads for a handwritten digit; the rules map them the same way.
-LOOK_ALIKES = {
-    "O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "|": "1", "i": "1",
-    "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2", "G": "6", "g": "9", "q": "9",
-}  # fmt: skip
-_DIGITISH = re.escape("".join(LOOK_ALIKES)) + "0-9"
-_DIGIT_RUN = re.compile(f"[{_DIGITISH}]+")
-
-Quad = tuple[tuple[float, float], ...]
-Array = npt.NDArray[Any]
-
 
 def model_files() -> dict[str, Path]:
     """The PP-OCR weights inside the installed rapidocr wheel (not imported: found on disk)."""
@@ -189,64 +177,7 @@ def rapidocr_params(files: dict[str, Path], det_side: int = DEFAULT_MAX_SIDE) ->
     }
 
 
-# --- pure parts: CTC decoding and candidates --------------------------------------------------
-
-
-def ctc_decode(probs: Array, charset: Sequence[str]) -> tuple[str, tuple[Char, ...]]:
-    """Greedy CTC over per-frame probabilities (T x C, class 0 = blank) with per-char detail.
-
-    Each character's probability is its best frame's; P(0..9) at its place is read at that
-    frame, with a digit look-alike's probability counted for the digit it stands for.
-    """
-    digit_ids = [charset.index(d) for d in DIGITS]
-    alike_ids = {charset.index(a): DIGITS.index(d) for a, d in LOOK_ALIKES.items() if a in charset}
-    chars: list[Char] = []
-    for k, peak in _ctc_peaks(probs):
-        row = probs[peak]
-        dist = [float(row[i]) for i in digit_ids]
-        for i, d in alike_ids.items():
-            dist[d] += float(row[i])
-        text = charset[k]
-        if text in DIGITS or text in LOOK_ALIKES:
-            digit = LOOK_ALIKES.get(text, text)
-            chars.append(Char(digit, dist[DIGITS.index(digit)], tuple(dist)))
-        else:
-            chars.append(Char(text, float(row[k])))
-    return "".join(c.text for c in chars), tuple(chars)
-
-
-def ctc_frames(probs: Array) -> tuple[int, ...]:
-    """The frame where greedy CTC reads each character of the line: where it stands."""
-    return tuple(peak for _, peak in _ctc_peaks(probs))
-
-
-def _ctc_peaks(probs: Array) -> Iterator[tuple[int, int]]:
-    """Each character greedy CTC reads: its class, and the surest frame of its run."""
-    best = probs.argmax(axis=1)
-    t = 0
-    while t < len(best):
-        k = int(best[t])
-        end = t
-        while end + 1 < len(best) and best[end + 1] == k:
-            end += 1
-        if k != 0:
-            yield k, t + int(probs[t : end + 1, k].argmax())
-        t = end + 1
-
-
-def digit_runs(text: str, chars: Sequence[Char]) -> list[tuple[str, tuple[Char, ...]]]:
-    """The runs of digits in a decoded line (spaces inside a code are skipped), with chars."""
-    runs: list[tuple[str, tuple[Char, ...]]] = []
-    current: list[Char] = []
-    for char in [*chars, Char("\n", 1.0)]:
-        if char.text in DIGITS:
-            current.append(char)
-        elif char.text == " " and current:
-            continue
-        elif current:
-            runs.append(("".join(c.text for c in current), tuple(current)))
-            current = []
-    return runs
+# --- pure parts: the readers' candidates of a line -----------------------------------------
 
 
 def merge(
@@ -409,8 +340,8 @@ class OcrEngine:
         if boxes is None:
             return []
         found = [tuple((float(x) / scale, float(y) / scale) for x, y in box) for box in boxes]
-        found = sorted(found, key=_area, reverse=True)[:MAX_LINES]
-        return sorted(found + joined_lines(found), key=_area, reverse=True)
+        found = sorted(found, key=area, reverse=True)[:MAX_LINES]
+        return sorted(found + joined_lines(found), key=area, reverse=True)
 
     def _recognise(self, crops: Sequence[Array]) -> list[tuple[str, tuple[Char, ...]]]:
         """PP-OCR rec on upright BGR line crops, batched; each with per-char detail."""
@@ -498,12 +429,12 @@ class OcrEngine:
         """The lines in these boxes, read."""
         if not found:
             return []
-        crops = [_crop(bgr, quad) for quad in found]
-        tall = sum(_area(q) for q, c in zip(found, crops, strict=True) if _is_tall(c))
-        wide = sum(_area(q) for q in found) - tall
+        crops = [crop(bgr, quad) for quad in found]
+        tall = sum(area(q) for q, c in zip(found, crops, strict=True) if is_tall(c))
+        wide = sum(area(q) for q in found) - tall
         # The lines of one sheet share its direction: read all at both candidates.
         turns = (90, 270) if tall > wide else (0, 180)
-        turned = {t: [_turn(_upright(c), t) for c in crops] for t in turns}
+        turned = {t: [rotated(upright(c), t) for c in crops] for t in turns}
         # The direction is settled on the largest lines (the code is among them); the
         # rest are read in that direction only.
         probe = {t: self._recognise(turned[t][:ORIENT_LINES]) for t in turns}
@@ -532,7 +463,7 @@ class OcrEngine:
                 ]
                 cnn = line = None
                 if ocr and (self._digits is not None or self._lines is not None):
-                    gray = _gray(turned[turn][i])
+                    gray = digit_gray(turned[turn][i])
                     places: list[float] = []
                     if self._lines is not None:
                         prepared = prepare_line(gray)
@@ -583,122 +514,6 @@ def _reading(values: tuple[str, ...], problem: str | None, cands: tuple[Candidat
     return Reading(LABEL, values, problem, candidates=cands)
 
 
-def _frame(quad: Quad) -> tuple[float, float, float, float, float]:
-    """Centre x, y, the line's direction (radians, along its longer side), length, height."""
-    pts = np.array(quad, np.float64)
-    a, b, d = pts[1] - pts[0], pts[2] - pts[1], pts.mean(axis=0)
-    la, lb = float(np.hypot(*a)), float(np.hypot(*b))
-    long_edge, length, height = (a, la, lb) if la >= lb else (b, lb, la)
-    angle = math.atan2(long_edge[1], long_edge[0]) % math.pi
-    return float(d[0]), float(d[1]), angle, length, height
-
-
-def joined_lines(quads: Sequence[Quad]) -> list[Quad]:
-    """Boxes the detector split along one line (a gap between handwritten digits), joined.
-
-    Boxes join in chains of pairs that `_one_line` finds on one line. Only joins of 2+ boxes
-    are returned; the single boxes stay read as they are.
-    """
-    import cv2
-
-    n = len(quads)
-    parent = list(range(n))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(n):
-        for j in range(i + 1, n):
-            if _one_line(quads[i], quads[j]):
-                parent[root(i)] = root(j)
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(root(i), []).append(i)
-    out: list[Quad] = []
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        pts = np.array([p for m in members for p in quads[m]], np.float32)
-        rect = cv2.boxPoints(cv2.minAreaRect(pts))
-        out.append(_ordered(rect))
-    return out
-
-
-def _one_line(a: Quad, b: Quad) -> bool:
-    """Whether two boxes hold parts of one line.
-
-    The line runs along the box that holds a line of text (`LINE_ASPECT` times longer than
-    high; the more elongated of two); between two boxes of a glyph or two each (the detector
-    often boxes a large handwritten digit alone, standing across its line), it runs from
-    centre to centre, and each box must stand across it or lie along it. Measured across
-    that direction, the boxes' heights are within `JOIN_HEIGHTS` of each other, their middles
-    within half a height, and the gap between them along it is under `JOIN_GAP` heights.
-    """
-    fa, fb = _frame(a), _frame(b)
-    text_boxes = [f for f in (fa, fb) if f[3] >= LINE_ASPECT * f[4]]
-    if text_boxes:
-        angle = max(text_boxes, key=lambda f: f[3] / max(f[4], 1e-6))[2]
-    else:
-        angle = math.atan2(fb[1] - fa[1], fb[0] - fa[0]) % math.pi
-    along_axis = np.array([math.cos(angle), math.sin(angle)])
-    across_axis = np.array([-math.sin(angle), math.cos(angle)])
-    spans = []
-    for quad, frame in ((a, fa), (b, fb)):
-        pts = np.array(quad, np.float64)
-        along, across = pts @ along_axis, pts @ across_axis
-        length, height = float(np.ptp(along)), float(np.ptp(across))
-        if not text_boxes and length > GLYPH_WIDTH * height and not _along(frame, angle):
-            return False  # a box lying across the centres' line (glyphs stacked, not in a row)
-        spans.append((float(along.min()), float(along.max()), float(across.mean()), height))
-    (a0, a1, ma, ha), (b0, b1, mb, hb) = spans
-    if not 1 / JOIN_HEIGHTS < ha / max(hb, 1e-6) < JOIN_HEIGHTS:
-        return False
-    height = max(ha, hb)
-    gap = max(b0 - a1, a0 - b1)
-    return abs(ma - mb) < 0.5 * height and gap < JOIN_GAP * height
-
-
-def _along(frame: tuple[float, float, float, float, float], angle: float) -> bool:
-    """An elongated box whose own direction is `angle`'s, within `ALONG_ANGLE` radians."""
-    _, _, own, length, height = frame
-    turn = abs(own - angle) % math.pi
-    return length >= ELONGATED * height and min(turn, math.pi - turn) < ALONG_ANGLE
-
-
-def _ordered(pts: Array) -> Quad:
-    """Four corners as top-left, top-right, bottom-right, bottom-left (as the detector)."""
-    s = pts.sum(axis=1)
-    d = pts[:, 1] - pts[:, 0]
-    order = [int(s.argmin()), int(d.argmin()), int(s.argmax()), int(d.argmax())]
-    if len(set(order)) < 4:  # a box at 45 degrees: keep the points as they are
-        order = [0, 1, 2, 3]
-    return tuple((float(pts[i][0]), float(pts[i][1])) for i in order)
-
-
-def _area(quad: Quad) -> float:
-    xs = [x for x, _ in quad]
-    ys = [y for _, y in quad]
-    return 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(quad))))
-
-
-def _crop(bgr: Array, quad: Quad) -> Array:
-    """The quadrilateral cut out and rectified, in the order the detector gave its corners."""
-    import cv2
-
-    pts = np.array(quad, np.float32)
-    width = int(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3])))
-    height = int(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2])))
-    width, height = max(width, 2), max(height, 2)
-    target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
-    matrix = cv2.getPerspectiveTransform(pts, target)
-    return cv2.warpPerspective(
-        bgr, matrix, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
-    )
-
-
 def _sheets(lines: Sequence[Line], shape: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
     """The bounds (left, top, right, bottom) of boxes that are no line of text (less than
     `LINE_ASPECT` times longer than high) and read no code, largest first; not the whole
@@ -706,7 +521,7 @@ def _sheets(lines: Sequence[Line], shape: tuple[int, ...]) -> list[tuple[int, in
     height, width = shape[:2]
     found = []
     for line in lines:
-        _, _, _, length, across = _frame(line.box)
+        _, _, _, length, across = measure(line.box)
         if length >= LINE_ASPECT * across or any(
             len(c.text) >= RETRY_DIGITS for c in line.candidates
         ):
@@ -720,16 +535,6 @@ def _sheets(lines: Sequence[Line], shape: tuple[int, ...]) -> list[tuple[int, in
     return [bounds for _, bounds in sorted(found, key=lambda item: -item[0])]
 
 
-def widened(quad: Quad, share: float) -> Quad:
-    """The box made longer at both ends by `share` of its height (corners kept in order)."""
-    pts = np.array(quad, np.float64)
-    cx, cy, angle, _, height = _frame(quad)
-    along = np.array([math.cos(angle), math.sin(angle)])
-    ends = np.sign((pts - (cx, cy)) @ along)
-    moved = pts + np.outer(ends, along) * share * height
-    return tuple((float(x), float(y)) for x, y in moved)
-
-
 def _cut_short(line: Line) -> bool:
     """The whole line was read as a run of digits just shorter than a code, by two readers or
     more: a digit at its end may lie outside the box."""
@@ -737,40 +542,6 @@ def _cut_short(line: Line) -> bool:
         c.agree >= 2 and c.text == line.text and SHORT_RUN <= len(c.text) < RETRY_DIGITS
         for c in line.candidates
     )
-
-
-def _is_tall(crop: Array) -> bool:
-    return bool(crop.shape[0] > 1.5 * crop.shape[1])
-
-
-def _upright(crop: Array) -> Array:
-    """A tall crop turned to lie wide (its reading direction is settled by `_turn`)."""
-    return np.ascontiguousarray(np.rot90(crop)) if _is_tall(crop) else crop
-
-
-def _turn(crop: Array, turn: int) -> Array:
-    # A tall line was laid wide by a quarter turn: 90 means that view, 270 its reverse.
-    if turn in (180, 270):
-        return np.ascontiguousarray(np.rot90(crop, 2))
-    return crop
-
-
-def line_gray(bgr: Array, quad: Quad, turn: int) -> npt.NDArray[np.uint8]:
-    """A line as the digit readers see it: cut out, laid wide, turned and gray (the line
-    recogniser's training cuts its photo lines with it, too)."""
-    return _gray(_turn(_upright(_crop(bgr, quad)), turn))
-
-
-def _gray(bgr: Array) -> npt.NDArray[np.uint8]:
-    import cv2
-
-    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    if gray.shape[0] > 96:  # glyphs are read at 28 px: a larger cut only costs time
-        scale = 96 / gray.shape[0]
-        gray = cv2.resize(
-            gray, (max(1, round(gray.shape[1] * scale)), 96), interpolation=cv2.INTER_AREA
-        )
-    return np.asarray(gray, np.uint8)
 
 
 def _weak(lines: Sequence[Line]) -> bool:
@@ -797,7 +568,7 @@ def _worth_a_larger_look(lines: Sequence[Line], handwriting: bool) -> bool:
 def _in_pieces(lines: Sequence[Line]) -> bool:
     """A shorter run of digits is written larger than every code-length one: a handwritten
     code cut into pieces, most likely."""
-    runs = [(_frame(ln.box)[4], c) for ln in lines for c in ln.candidates]
+    runs = [(measure(ln.box)[4], c) for ln in lines for c in ln.candidates]
     code = [height for height, c in runs if len(c.text) >= RETRY_DIGITS]
     short = [height for height, c in runs if 0 < len(c.text) < RETRY_DIGITS]
     return bool(code and short) and max(short) >= PIECES * max(code)

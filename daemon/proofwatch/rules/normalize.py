@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-_DIGIT_LOOKALIKES = str.maketrans(
-    {"O": "0", "o": "0", "D": "0", "Q": "0", "I": "1", "l": "1", "i": "1", "|": "1",
-     "S": "5", "s": "5", "B": "8", "Z": "2", "z": "2", "G": "6", "g": "9", "q": "9"}
-)  # fmt: skip
+from ..vocabulary import DIGIT_LOOK_ALIKES
+
+_DIGIT_LOOKALIKES = str.maketrans(DIGIT_LOOK_ALIKES)
 
 STEPS: dict[str, Callable[[str], str]] = {
     "digits": lambda text: text.translate(_DIGIT_LOOKALIKES),
