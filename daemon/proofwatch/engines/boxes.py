@@ -133,6 +133,7 @@ def _ordered(pts: Array) -> Quad:
 
 
 def area(quad: Quad) -> float:
+    """The box's area in square pixels (the shoelace formula)."""
     xs = [x for x, _ in quad]
     ys = [y for _, y in quad]
     return 0.5 * abs(sum(xs[i] * ys[i - 1] - xs[i - 1] * ys[i] for i in range(len(quad))))
@@ -163,20 +164,21 @@ def widened(quad: Quad, share: float) -> Quad:
     return tuple((float(x), float(y)) for x, y in moved)
 
 
-def is_tall(crop: Array) -> bool:
-    return bool(crop.shape[0] > 1.5 * crop.shape[1])
+def is_tall(cut: Array) -> bool:
+    """A line cut out standing up (written sideways, or the photo turned a quarter)."""
+    return bool(cut.shape[0] > 1.5 * cut.shape[1])
 
 
-def upright(crop: Array) -> Array:
-    """A tall crop turned to lie wide (its reading direction is settled by `rotated`)."""
-    return np.ascontiguousarray(np.rot90(crop)) if is_tall(crop) else crop
+def upright(cut: Array) -> Array:
+    """A tall cut turned to lie wide (its reading direction is settled by `rotated`)."""
+    return np.ascontiguousarray(np.rot90(cut)) if is_tall(cut) else cut
 
 
-def rotated(crop: Array, turn: int) -> Array:
+def rotated(cut: Array, turn: int) -> Array:
     # A tall line was laid wide by a quarter turn: 90 means that view, 270 its reverse.
     if turn in (180, 270):
-        return np.ascontiguousarray(np.rot90(crop, 2))
-    return crop
+        return np.ascontiguousarray(np.rot90(cut, 2))
+    return cut
 
 
 def line_gray(bgr: Array, quad: Quad, turn: int) -> npt.NDArray[np.uint8]:
