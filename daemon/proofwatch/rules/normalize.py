@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterable
 
 from ..vocabulary import DIGIT_LOOK_ALIKES
 
-_DIGIT_LOOKALIKES = str.maketrans(DIGIT_LOOK_ALIKES)
+_AS_DIGITS = str.maketrans(DIGIT_LOOK_ALIKES)
 
 STEPS: dict[str, Callable[[str], str]] = {
-    "digits": lambda text: text.translate(_DIGIT_LOOKALIKES),
+    "digits": lambda text: text.translate(_AS_DIGITS),
     "strip-spaces": lambda text: "".join(text.split()),
     "strip-dashes": lambda text: text.replace("-", "").replace("–", "").replace("_", ""),
     "upper": str.upper,
