@@ -205,6 +205,35 @@ def test_readers_alike_fail_a_code_only_beyond_doubt_however_many_they_are() -> 
         assert judge([_by("48218", readers, bar + 0.01)], "48213", CODE).status == "fail"
 
 
+def _alike(*own: tuple[Char, ...]) -> Candidate:
+    """One text read alike by PP-OCR, the glyph CNN and the line recogniser (in that
+    order), each with its own characters, as the engine merges them."""
+    chars = tuple(mean_char(place) for place in zip(*own, strict=True))
+    return Candidate("48218", chars, "ppocr+cnn+line", 3, own=own)
+
+
+def test_the_whole_line_readers_sure_fail_a_code_the_glyph_cnn_read_alike_less_surely() -> None:
+    """All three read 48218: PP-OCR and the line recogniser surely, the glyph CNN at 0.80
+    with nothing on the expected 3. The mean of the three (0.93) is under the bar, yet the
+    two fail a code on no more than this when the CNN's reading differs elsewhere and
+    leans their way there; reading the line as they do is no weaker a second."""
+    ppocr, line = _read("48218", 1.0).chars, _read("48218", 0.99).chars
+    cnn = _read("48218", 0.8, doubt={4: "0"}).chars
+    assert Thresholds().fail_min_agreed > _alike(ppocr, cnn, line).chars[4].prob
+    assert judge([_alike(ppocr, cnn, line)], "48213", CODE).status == "fail"
+    # The CNN giving the expected 3 more than a little there, or under even odds: review.
+    doubting = _read("48218", 0.8, doubt={4: "3"}).chars
+    assert judge([_alike(ppocr, doubting, line)], "48213", CODE).status == "review"
+    barely = _read("48218", 0.45, doubt={4: "0"}).chars
+    assert judge([_alike(ppocr, barely, line)], "48213", CODE).status == "review"
+    # The two not sure by themselves (their mean 0.92): review.
+    unsure = _read("48218", 0.85).chars
+    assert judge([_alike(ppocr, cnn, unsure)], "48213", CODE).status == "review"
+    # Without each reader's own reading (an engine that kept none) the mean decides.
+    blurred = replace(_alike(ppocr, cnn, line), own=())
+    assert judge([blurred], "48213", CODE).status == "review"
+
+
 def test_a_reader_that_barely_leans_does_not_second_a_fail() -> None:
     sure = _by("48218", "ppocr+cnn+line", 0.95)
     last = sure.chars[4]
