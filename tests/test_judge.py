@@ -344,3 +344,17 @@ def test_a_reader_that_read_part_of_the_line_as_the_expected_code_stands_in_the_
     assert judge([sure, _on(_by("2852", "ppocr"), 1)], "42852", CODE).status == "fail"
     assert judge([sure, _on(_by("852", "ppocr"), 0)], "42852", CODE).status == "fail"
     assert judge([sure, _on(_by("28", "ppocr"), 0)], "42852", CODE).status == "fail"
+
+
+def test_the_expected_code_read_upside_down_is_review_never_fail() -> None:
+    """09061 turned upside down reads 19060: three readers sure of it on a photo the engine
+    read the wrong way up have not seen another code."""
+    verdict = judge([_three("19060")], "09061", CODE)
+    assert (verdict.status, verdict.observed) == ("review", "19060")
+    assert "09061 upside down" in verdict.detail
+    # Another code as near, not the turned one, still fails.
+    assert judge([_three("19061")], "09061", CODE).status == "fail"
+    # A turned 4 is no digit: readers may read anything there (84068 read 89068 ...).
+    assert judge([_three("89068")], "84068", CODE).status == "review"
+    # ... but a code with two such places has no turned reading to speak of.
+    assert judge([_three("34511")], "34517", CODE).status == "fail"
