@@ -196,14 +196,13 @@ def _sure_and_seconded(candidate: Candidate, expected: str, t: Thresholds) -> bo
     reading is no weaker evidence than one that misread elsewhere (`_seconded`), though its
     softer probabilities pull the mean of all of them under the bar."""
     own = dict(zip(candidate.readers, candidate.own, strict=False))
+    places = _differing(candidate.text, expected)
     for whole in t.fail_without:
         members = whole.split("+")
-        others = [r for r in own if r not in members]
+        others = tuple(r for r in own if r not in members)
         if not others or not set(members) <= own.keys():
             continue
-        chars = tuple(mean_char(place) for place in zip(*(own[m] for m in members), strict=True))
-        alone = replace(candidate, chars=chars, source=whole, agree=len(members))
-        places = _differing(candidate.text, expected)
+        (alone,) = _without([candidate], others)
         if _read_at_least(alone, expected, t.fail_min_agreed, t.fail_expected_max) and all(
             _leans(own[r][i], candidate.text[i], expected[i], t) for r in others for i in places
         ):
