@@ -40,6 +40,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 
+from augment import bend  # noqa: E402
 from harvest_lines import add_crop_options, read_crops  # noqa: E402
 from proofgen.camera import shaken  # noqa: E402
 from proofgen.mnist import digits  # noqa: E402
@@ -74,7 +75,7 @@ def _warp_digit(digit: npt.NDArray[np.uint8], height: int, rng: np.random.Genera
     big = cv2.resize(digit, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     h, w = big.shape
     if rng.uniform() < 0.5:  # a hand's wobble: a smooth random displacement field
-        big = _elastic(np.asarray(big, np.uint8), rng, rng.uniform(0.5, 1.5) * scale, 3.0 * scale)
+        big = bend(np.asarray(big, np.uint8), rng, rng.uniform(0.5, 1.5) * scale, 3.0 * scale)
     angle = rng.uniform(-15, 15)
     shear = rng.uniform(-0.45, 0.45)
     stretch = rng.uniform(0.7, 1.25)
@@ -95,18 +96,6 @@ def _warp_digit(digit: npt.NDArray[np.uint8], height: int, rng: np.random.Genera
     if len(xs) == 0:
         return np.asarray(out, np.uint8)
     return np.asarray(out[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], np.uint8)
-
-
-def _elastic(img: Gray, rng: np.random.Generator, alpha: float, sigma: float) -> Gray:
-    """The image bent by a smooth random field (Simard et al. 2003), `alpha` px at most-ish."""
-    h, w = img.shape
-    dx = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
-    dy = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
-    peak = max(float(np.abs(dx).max()), float(np.abs(dy).max()), 1e-6)
-    dx, dy = dx * (alpha * 3 / peak), dy * (alpha * 3 / peak)
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    out = cv2.remap(img, xs + dx, ys + dy, cv2.INTER_LINEAR, borderValue=0)
-    return np.asarray(out, np.uint8)
 
 
 def _line(glyphs: list[Gray], rng: np.random.Generator, gap: tuple[float, float]) -> Gray:
