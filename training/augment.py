@@ -1,4 +1,6 @@
-"""Shape augmentation shared by the two readers' training scripts."""
+"""Shape augmentation for the readers' training, apart from torch so that `make test` checks
+it. The glyph CNN learns from bent digits (`train_digits.py`); the line recogniser trained
+on bent lines read the tune photos no better (docs/BENCHMARKS.md, twentieth session)."""
 
 from __future__ import annotations
 
