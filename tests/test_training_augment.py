@@ -1,4 +1,4 @@
-"""The shape augmentation the readers' training scripts share (training/augment.py)."""
+"""The elastic bend of the glyph CNN's training (training/augment.py), checked without torch."""
 
 from __future__ import annotations
 

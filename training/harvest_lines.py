@@ -25,7 +25,7 @@ so where only the CNN read the code those looks' lines are kept too (seeds 0-2: 
 instead of 3). The shipped glyph CNN (2026-12-01) learnt from the 3,590 lines this cut with
 the engine of commit f418941 and a drawn-lines CNN that had learnt shaken lines too, as
 `make train` runs it; the line recogniser was not retrained on them (not measured).
-On 2026-12-02 this cut 3,724 lines (the engine of 478aa42); a line recogniser trained on
+On 2026-12-02 this cut 3,724 lines (the engine of c0bac24); a line recogniser trained on
 them, with the drawn lines bent or not, read the tune photos no better than the shipped
 one, which stays (docs/BENCHMARKS.md, twentieth session).
 """
