@@ -13,7 +13,10 @@ strokes at the ends, paper and ink of any brightness, a slight turn and perspect
 noise and JPEG at the photo's own resolution, then scaled to the reader's height by the
 product's own `prepare_line`. Beside them (`--crops`, as `make train` runs it): the code
 lines that the engine's detector itself cut out of 3,000 train-split proof photos
-(`harvest_lines.py`), each seen `--crop-repeat` times an epoch.
+(`harvest_lines.py`), each seen `--crop-repeat` times an epoch. How much the hands matter:
+trained on 100 digits of each class instead of 200 (6 epochs, drawn lines only), it read
+593 instead of 620 of 747 code lines cut from tune photos, and the engine passed 380
+instead of 384 of 400 tune right codes (docs/BENCHMARKS.md, twenty-first session).
 
 The net is convolutions only (so the ONNX graph is built by hand from the weights, as
 train_digits.py does, with no exporter dependency) and is trained with CTC.
