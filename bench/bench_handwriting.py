@@ -34,7 +34,15 @@ for _path in (str(ROOT), str(ROOT / "daemon")):  # proofgen lives at the repo ro
         sys.path.insert(0, _path)
 
 from PIL import Image  # noqa: E402
-from proofgen.cases import FAMILIES, KINDS, Case, build_cases, case_photo  # noqa: E402
+from proofgen.cases import (  # noqa: E402
+    FAMILIES,
+    KINDS,
+    Case,
+    build_cases,
+    case_photo,
+    rows_in,
+)
+from proofgen.mnist import label_of  # noqa: E402
 
 PIPELINE_MAX_SIDE = 1600  # the pipeline decodes to max(ollama, ocr) image sides: 1600 by default
 MAX_PIXELS = 100_000_000
@@ -176,6 +184,23 @@ def misses(outcomes: Sequence[Outcome], limit: int) -> list[str]:
             f"- {o.status.upper()} {o.case.family} {o.case.kind} seed {o.case.seed}: written "
             f"{o.case.written or '(blank)'}, expected {o.case.expected}, read {read} [{o.note}]"
         )
+    return lines + recurring(bad)
+
+
+def recurring(bad: Sequence[Outcome]) -> list[str]:
+    """The MNIST digits written in more than one missed photo: a split holds 100 of each
+    digit, each drawn into a few photos, so one hand a person would misread too (a 9 like
+    a 4) recurs among the misses; a miss that no digit explains is the reader's own."""
+    photos: dict[int, list[int]] = {}
+    for o in bad:
+        for row in dict.fromkeys(rows_in(o.note)):
+            photos.setdefault(row, []).append(o.case.seed)
+    repeated = {row: seeds for row, seeds in photos.items() if len(seeds) > 1}
+    if not repeated:
+        return []
+    lines = ["", "MNIST digits in more than one miss (row: seeds):", ""]
+    for row, seeds in sorted(repeated.items(), key=lambda item: (-len(item[1]), item[0])):
+        lines.append(f"- row {row} (a {label_of(row)}): {', '.join(map(str, seeds))}")
     return lines
 
 

@@ -38,6 +38,8 @@ CONFUSABLE = {
     "0": "869", "1": "74", "2": "7", "3": "85", "4": "91",
     "5": "63", "6": "508", "7": "12", "8": "306", "9": "470",
 }  # fmt: skip
+# A handwritten photo's note ends with the MNIST rows of its digits, in writing order.
+ROWS_NOTE = "MNIST rows"
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ def case_photo(case: Case) -> tuple[bytes, str]:
             f"turned {info.rotation:.0f}°, digits {info.digit_height}px, {info.pen} on "
             f"{info.paper} {info.lines}{' + print' if info.printed else ''}, "
             f"blur {shot.blur:.1f}{f' motion {shot.motion:.0f}' if shot.motion else ''}"
+            f"{f', {ROWS_NOTE} ' + ' '.join(map(str, info.rows)) if info.rows else ''}"
         )
         return data, note
     if case.family == "seal":
@@ -166,6 +169,12 @@ def case_photo(case: Case) -> tuple[bytes, str]:
         avoid=(case.expected,),
     )
     return bytes(data), f"2000x1500 samples style {case.style}"
+
+
+def rows_in(note: str) -> tuple[int, ...]:
+    """The MNIST rows a photo's note names (none for a seal, or a note cached before)."""
+    _, found, rows = note.rpartition(f"{ROWS_NOTE} ")
+    return tuple(int(row) for row in rows.split()) if found else ()
 
 
 def case_jpeg(case: Case) -> bytes:

