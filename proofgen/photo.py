@@ -97,25 +97,13 @@ def write_code(
     threshold: float,
     ballpoint: bool,
     gaps: tuple[float, float] = (0.1, 0.45),
-) -> Array:
-    """The code's ink alpha, tight around the writing, digits from `split` only.
+) -> Writing:
+    """The code's ink alpha, tight around the writing, digits from `split` only, and the
+    MNIST row of each digit.
 
     `gaps`: the range of the writer's mean gap between digits, in glyph heights (the line
     recogniser's training also draws touching and wide-spaced writing).
     """
-    return written(rng, code, split, glyph, threshold, ballpoint, gaps).ink
-
-
-def written(
-    rng: Rng,
-    code: str,
-    split: mnist.Split,
-    glyph: float,
-    threshold: float,
-    ballpoint: bool,
-    gaps: tuple[float, float] = (0.1, 0.45),
-) -> Writing:
-    """`write_code`'s ink, with the MNIST rows its digits came from."""
     images, _, indices = mnist.digits(split)
     pools = mnist.by_label(split)
     rows: list[int] = []
@@ -249,7 +237,7 @@ def handwritten_photo(code: str, seed: int, split: mnist.Split) -> tuple[bytes, 
     threshold = rng.uniform(*thresholds)
     avoid = tuple(v for v in (code,) if v)
     if code:
-        writing = written(rng, code, split, glyph, threshold, ballpoint)
+        writing = write_code(rng, code, split, glyph, threshold, ballpoint)
     else:
         writing = Writing(np.zeros((int(glyph), int(4.5 * glyph)), np.float32), ())
     paper, pen_ink, box, paper_name, lines, printed = _paper(rng, writing.ink, glyph, avoid)

@@ -18,7 +18,7 @@ from proofwatch.engines.lines import LineModel, frame_x, prepare_line
 def _line(code: str, seed: int, glyph: float = 40.0) -> np.ndarray:
     """A gray crop of `code` handwritten with MNIST tune digits, with a paper margin."""
     rng = np.random.default_rng(seed)
-    alpha = np.pad(write_code(rng, code, "tune", glyph, 0.45, False), int(glyph * 0.3))
+    alpha = np.pad(write_code(rng, code, "tune", glyph, 0.45, False).ink, int(glyph * 0.3))
     return np.asarray(np.clip(225 - alpha * 185, 0, 255), np.uint8)
 
 
@@ -102,7 +102,7 @@ def test_the_cnn_reads_touching_digits_where_the_line_recogniser_placed_them(
     touching = as_cut = at_places = 0
     for seed, code in enumerate(codes):
         writer = np.random.default_rng(seed)
-        alpha = np.pad(write_code(writer, code, "tune", 40.0, 0.45, False, (-0.1, -0.02)), 12)
+        alpha = np.pad(write_code(writer, code, "tune", 40.0, 0.45, False, (-0.1, -0.02)).ink, 12)
         gray = np.asarray(np.clip(225 - alpha * 185, 0, 255), np.uint8)
         if len(segment(gray)) == len(code):
             continue  # these digits happen not to touch

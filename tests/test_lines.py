@@ -22,7 +22,7 @@ from proofwatch.engines.lines import (
 def _line(code: str, seed: int, glyph: float = 40.0, paper: int = 225, ink: int = 40) -> np.ndarray:
     """A gray crop of `code` handwritten with MNIST tune digits, with a paper margin."""
     rng = np.random.default_rng(seed)
-    alpha = write_code(rng, code, "tune", glyph, 0.45, False)
+    alpha = write_code(rng, code, "tune", glyph, 0.45, False).ink
     margin = int(glyph * 0.3)
     alpha = np.pad(alpha, margin)
     return np.asarray(np.clip(paper - alpha * (paper - ink), 0, 255), np.uint8)

@@ -103,7 +103,9 @@ def render(rng: np.random.Generator, code: str, split: mnist.Split) -> Gray:
     glyph = float(rng.uniform(14, 90))  # digit height in the photo's pixels
     threshold = float(rng.uniform(0.2, 0.7))
     if code:
-        ink = write_code(rng, code, split, glyph, threshold, bool(rng.uniform() < 0.7), _gaps(rng))
+        ink = write_code(
+            rng, code, split, glyph, threshold, bool(rng.uniform() < 0.7), _gaps(rng)
+        ).ink
     else:
         ink = np.zeros((int(glyph), int(glyph * rng.uniform(1, 5))), np.float32)
     h, w = ink.shape
