@@ -99,6 +99,16 @@ def test_a_reading_far_from_the_expected_code_is_review_not_fail() -> None:
     assert judge([_read("48123")], "48213", CODE).status == "fail"  # two swapped
 
 
+def test_two_places_off_fail_only_as_two_neighbours_swapped() -> None:
+    # A wearer's slip changes one digit or swaps two neighbours; a reading two places
+    # apart (06078 read upside down as 86070) holds a misread at least as likely.
+    assert judge([_read("86070")], "06078", CODE).status == "review"
+    assert judge([_read("41218")], "48213", CODE).status == "review"
+    assert judge([_read("47113")], "48213", CODE).status == "review"  # neighbours, no swap
+    assert judge([_read("42813")], "48213", CODE).status == "fail"
+    assert judge([_read("48231")], "48213", CODE).status == "fail"
+
+
 def test_another_sure_reading_of_the_same_code_blocks_a_pass() -> None:
     """PP-OCR sure of 48218, the CNN alone sure of 48213: the readers disagree, so a person
     looks; neither reading may decide."""
