@@ -102,7 +102,8 @@ def test_a_reading_far_from_the_expected_code_is_review_not_fail() -> None:
 def test_two_places_off_fail_only_as_two_neighbours_swapped() -> None:
     # A wearer's slip changes one digit or swaps two neighbours; a reading two places
     # apart (06078 read upside down as 86070) holds a misread at least as likely.
-    assert judge([_read("86070")], "06078", CODE).status == "review"
+    apart = judge([_read("86070")], "06078", CODE)
+    assert apart.status == "review" and "differs from 06078 in two digits" in apart.detail
     assert judge([_read("41218")], "48213", CODE).status == "review"
     assert judge([_read("47113")], "48213", CODE).status == "review"  # neighbours, no swap
     assert judge([_read("42813")], "48213", CODE).status == "fail"

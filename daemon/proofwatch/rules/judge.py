@@ -473,6 +473,13 @@ def judge(
             "so a person should look"
         )
         return Judgement("review", "code_uncertain", detail, best.text)
+    if best in sure_rivals and not _slip(best.text, expected):
+        detail = (
+            f"read {best.text} ({best.confidence:.2f}), which differs from {expected} in two "
+            "digits, not two swapped: as likely a misreading as another code, so a person "
+            "should look"
+        )
+        return Judgement("review", "code_uncertain", detail, best.text)
     if rivals:
         detail = f"read {best.text} ({best.confidence:.2f}), which may be {expected}: unsure"
     else:
