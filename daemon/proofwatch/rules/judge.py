@@ -11,18 +11,17 @@ compared, and doubt always ends in `review`:
   readers read that one or it is the same line read upside down;
 - fail: a code one place off, or with two neighbouring digits swapped (`_slip`), was read
   by enough readers (`fail_agree`), with confidence at every place where it differs (each
-  reader at least even odds), no reading
-  gave the expected digit more than a little there (`doubt_room`), no reader read the
-  expected code at all, nor a part of it where the code read differs (`part_min` digits or
-  more, none of them a part of the code read), the code read is not the expected one
-  upside down (`TURNED_DIGITS`), and the digits differ by no pair that
-  handwriting readers confuse, unless all three readers are sure beyond doubt. The two
-  readers that read a line whole fail a code only when the glyph CNN seconds them where
-  they differ, and when they are sure by themselves the CNN seconds them by leaning their
-  way there, whether it read the whole line as they did or misread another digit. A
+  reader at least even odds), no reading gave the expected digit more than a little there
+  (`doubt_room`), no reader read the expected code at all, nor a part of it where the code
+  read differs (`part_min` digits or more, none of them a part of the code read), the code
+  read is not the expected one upside down (`TURNED_DIGITS`), and the digits differ by no
+  pair that handwriting readers confuse, unless all three readers are sure beyond doubt.
+  The two readers that read a line whole fail a code only when the glyph CNN seconds them
+  where they differ, and when they are sure by themselves the CNN seconds them by leaning
+  their way there, whether it read the whole line as they did or misread another digit. A
   wearer who wrote the right code must never be told it is wrong, so a reading that
-  differs otherwise (two places apart, or more: a sheet read upside down, a printed number
-  beside the code) is not evidence enough;
+  differs otherwise (in two digits not swapped, or more: a sheet read upside down, a
+  printed number beside the code) is not evidence enough;
 - review: everything else, with a reason code that says why.
 """
 
@@ -326,8 +325,8 @@ def _read_in_part(
 
 def _slip(text: str, expected: str) -> bool:
     """The reading differs from the expected code as a wearer's slip would: at one place,
-    or where two neighbouring digits are swapped. Read as differing otherwise (two places
-    apart), the readers misread at least one digit surely or the paper shows another
+    or where two neighbouring digits are swapped. Read as differing otherwise (in two digits
+    not swapped), the readers misread at least one digit surely or the paper shows another
     number altogether; they cannot tell which, and the wearer is not told the code is wrong
     on that. Tune: of 1,600 right codes (seeds 0-399 and fresh 2,800-3,999), 1 failed so
     and is now review (06078 read 86070 by two readers, the line upside down and a turned 6
