@@ -8,7 +8,8 @@ of photo (right, off_by_one, swapped, blank, other_number), it makes the photos 
 the pipeline's size), asks the reader the rule's question and decides with the shipped rule
 (`rules/control-code.toml`, `rules/seal-number.toml`) through `decide_text`. It prints the
 verdict counts (a right code must never FAIL; a wrong one must never pass), the reader's
-time per photo and the misses: what was written, what was read.
+time per photo and the misses: what was written, what was read, and which MNIST
+digits recur among them (a hand a person would misread too is written into several photos).
 
 The tune split is for working on a reader; `--split report` is for final figures only.
 A reader is any object with `ask(image, questions) -> {key: Reading}`; `--reader
