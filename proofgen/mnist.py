@@ -178,7 +178,7 @@ def _load(split: Source) -> Loaded:
     return _frozen(images, labels, indices)
 
 
-def digits(split: Source) -> tuple[Images, Labels, Indices]:
+def digits(split: Source) -> Loaded:
     """(images N x 28 x 28 uint8, labels N uint8, row indices N int32) of one split.
 
     Read-only arrays, cached per process. Never contains a reserved row (index % 5 == 0).
