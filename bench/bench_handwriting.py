@@ -14,16 +14,23 @@ digits recur among them (a hand a person would misread too is written into sever
 The tune split is for working on a reader; `--split report` is for final figures only.
 A reader is any object with `ask(image, questions) -> {key: Reading}`; `--reader
 package.module:factory` names a callable that returns one (default: the embedded OCR).
+
+To weigh a retrained reader, run the same cases twice on one `--cache`: first the shipped
+engine with `--outcomes shipped.json`, then `--models DIR` (a `digits.onnx` and
+`lines.onnx` from training/) with `--against shipped.json`, which lists the verdicts that
+moved. A retrained reader moves some verdicts by chance, both ways.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import math
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,11 +76,15 @@ class Outcome:
     note: str  # how the photo was made
 
 
-def load_reader(spec: str) -> Reader:
-    """`package.module:factory` (or a dotted path): the factory's reader, loaded if it can."""
+def load_reader(spec: str, models: Path | None = None) -> Reader:
+    """`package.module:factory` (or a dotted path): the factory's reader, loaded if it can;
+    with `models`, the OCR engine's two handwriting readers are read from that folder."""
     module_name, _, attr = spec.partition(":") if ":" in spec else spec.rpartition(".")
-    factory: Callable[[], Reader] = getattr(importlib.import_module(module_name), attr)
-    reader = factory()
+    factory: Callable[..., Reader] = getattr(importlib.import_module(module_name), attr)
+    if models is None:
+        reader = factory()
+    else:
+        reader = factory(digits_model=models / "digits.onnx", lines_model=models / "lines.onnx")
     load = getattr(reader, "load", None)
     if callable(load):
         load()  # the model's load time is not a photo's time
@@ -188,6 +199,43 @@ def misses(outcomes: Sequence[Outcome], limit: int) -> list[str]:
     return lines + recurring(bad)
 
 
+Verdicts = dict[str, dict[str, Any]]  # "family kind seed" -> status, expected, values
+
+
+def verdicts(outcomes: Sequence[Outcome]) -> Verdicts:
+    """Every case's verdict, as `--outcomes` saves it for a later `--against`."""
+    return {
+        f"{o.case.family} {o.case.kind} {o.case.seed}": {
+            "status": o.status,
+            "expected": o.case.expected,
+            "values": list(o.values[:4]),
+        }
+        for o in outcomes
+    }
+
+
+def moved(before: Verdicts, after: Verdicts) -> list[str]:
+    """The verdicts that changed between two runs over the same cases: how many moved which
+    way, then each move that reaches or leaves a right code FAILED or a false pass."""
+    changes = [
+        (case, before[case], verdict)
+        for case, verdict in after.items()
+        if case in before and before[case]["status"] != verdict["status"]
+    ]
+    common = sum(case in before for case in after)
+    ways = Counter(f"{old['status']} -> {new['status']}" for _, old, new in changes)
+    lines = ["", f"Verdicts moved against the earlier run: {len(changes)} of {common}"]
+    lines += [f"- {way}: {count}" for way, count in sorted(ways.items())]
+    for case, old, new in changes:
+        must_not = "fail" if case.split()[1] == "right" else "pass"
+        if must_not in (old["status"], new["status"]):
+            lines.append(
+                f"- {case}: {old['status']} -> {new['status']}, expected {new['expected']}, "
+                f"read {', '.join(old['values']) or '-'} -> {', '.join(new['values']) or '-'}"
+            )
+    return lines
+
+
 def recurring(bad: Sequence[Outcome]) -> list[str]:
     """The MNIST digits written in more than one missed photo: a split holds 100 of each
     digit, each drawn into a few photos, so one hand a person would misread too (a 9 like
@@ -243,6 +291,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--family", choices=FAMILIES, action="append", help="repeatable")
     parser.add_argument("--kind", choices=KINDS, action="append", help="repeatable")
     parser.add_argument("--reader", default=DEFAULT_READER, help="module:factory of a reader")
+    parser.add_argument(
+        "--models",
+        type=Path,
+        help="the OCR engine's digits.onnx and lines.onnx from this folder (a retrained pair)",
+    )
+    parser.add_argument(
+        "--outcomes", type=Path, help="save every case's verdict here (JSON), for --against"
+    )
+    parser.add_argument(
+        "--against", type=Path, help="an earlier run's --outcomes: list the verdicts that moved"
+    )
     parser.add_argument("--save", type=Path, help="write every photo here as a JPEG")
     parser.add_argument(
         "--cache", type=Path, help="keep generated photos here and reuse them on the next run"
@@ -258,7 +317,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     kinds = tuple(args.kind or KINDS)
     counts = {"mnist": args.n, "seal": args.n_seal, "samples": args.n_samples}
     started = time.perf_counter()
-    reader = load_reader(args.reader)
+    before: Verdicts = json.loads(args.against.read_text()) if args.against else {}
+    reader = load_reader(args.reader, args.models)
     load_seconds = time.perf_counter() - started
     outcomes: list[Outcome] = []
     making: list[float] = []
@@ -288,7 +348,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     label = getattr(reader, "label", type(reader).__name__)
     print("## Handwriting and seals: verdicts on realistic photos\n")
     print(
-        f"Reader `{label}` (`{args.reader}`, loaded in {load_seconds:.1f} s); split "
+        f"Reader `{label}` (`{args.reader}`{f', models from {args.models}' if args.models else ''}"
+        f", loaded in {load_seconds:.1f} s); split "
         f"**{args.split}**; photos decoded to {PIPELINE_MAX_SIDE} px as the pipeline does; "
         "decided by rules/control-code.toml (mnist, samples) and rules/seal-number.toml "
         "(seal). Photo generation + preparation per photo, median "
@@ -297,6 +358,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("\n".join(table(outcomes)))
     print("\n".join(summary(outcomes)))
     print("\n".join(misses(outcomes, args.misses)))
+    if args.against:
+        print("\n".join(moved(before, verdicts(outcomes))))
+    if args.outcomes:
+        args.outcomes.write_text(json.dumps(verdicts(outcomes), indent=1) + "\n")
     sys.stdout.flush()
 
 

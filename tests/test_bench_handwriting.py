@@ -10,7 +10,7 @@ for _path in (str(ROOT), str(ROOT / "bench")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from bench_handwriting import Outcome, recurring  # noqa: E402
+from bench_handwriting import Outcome, moved, recurring, verdicts  # noqa: E402
 from proofgen.cases import ROWS_NOTE, Case  # noqa: E402
 
 
@@ -35,3 +35,39 @@ def test_a_digit_in_several_misses_is_named_with_their_seeds() -> None:
 
 def test_no_digit_twice_no_list() -> None:
     assert recurring([_miss(1, "4703 18"), _miss(2, "1103 7 7")]) == []
+
+
+def _verdict(status: str, *values: str) -> dict[str, object]:
+    return {"status": status, "expected": "94765", "values": list(values)}
+
+
+def test_verdicts_are_keyed_by_family_kind_and_seed() -> None:
+    saved = verdicts([_miss(7, "")])
+    assert saved == {"mnist right 7": _verdict("review", "44765")}
+
+
+def test_moves_are_counted_and_the_ones_that_must_not_happen_named() -> None:
+    before = {
+        "mnist right 1": _verdict("review", "44765"),
+        "mnist right 2": _verdict("pass", "94765"),
+        "mnist right 3": _verdict("review", "44765"),
+        "mnist off_by_one 4": _verdict("fail", "94766"),
+        "mnist swapped 5": _verdict("review", "97465"),
+        "mnist right 6": _verdict("pass", "94765"),
+    }
+    after = {
+        "mnist right 1": _verdict("pass", "94765"),
+        "mnist right 2": _verdict("review", "44765"),
+        "mnist right 3": _verdict("fail", "44766"),
+        "mnist off_by_one 4": _verdict("review", "94766"),
+        "mnist swapped 5": _verdict("pass", "94765"),
+        "mnist right 9": _verdict("fail", "1"),  # not in the earlier run: not a move
+    }
+    report = moved(before, after)
+    assert "Verdicts moved against the earlier run: 5 of 5" in report
+    assert "- review -> pass: 2" in report and "- pass -> review: 1" in report
+    named = [line for line in report if line.startswith("- mnist")]
+    assert named == [
+        "- mnist right 3: review -> fail, expected 94765, read 44765 -> 44766",
+        "- mnist swapped 5: review -> pass, expected 94765, read 97465 -> 94765",
+    ]
