@@ -183,19 +183,21 @@ def summary(outcomes: Sequence[Outcome]) -> list[str]:
 
 def misses(outcomes: Sequence[Outcome], limit: int) -> list[str]:
     """Right codes not passed, and wrong ones passed: what was written, what was read."""
-    lines: list[str] = []
     bad = [
         o
         for o in outcomes
         if (o.case.kind == "right" and o.status != "pass")
         or (o.case.kind != "right" and o.status == "pass")
     ]
+    if not bad:
+        return []
     # FAILs of right codes and false passes first: the outcomes that must not happen.
     bad.sort(key=lambda o: o.status != forbidden(o.case.kind))
-    if not bad:
-        return lines
-    lines += ["", f"Misses ({len(bad)}; first {min(limit, len(bad))}):", ""]
-    for o in bad[:limit]:
+    listed = bad[: max(limit, 0)]
+    if not listed:
+        return ["", f"Misses: {len(bad)} (none listed: --misses 0)", *recurring(bad)]
+    lines = ["", f"Misses ({len(bad)}; first {len(listed)}):", ""]
+    for o in listed:
         read = ", ".join(o.values[:6]) or f"(nothing: {o.problem or 'no text'})"
         lines.append(
             f"- {o.status.upper()} {o.case.family} {o.case.kind} seed {o.case.seed}: written "

@@ -10,7 +10,7 @@ for _path in (str(ROOT), str(ROOT / "bench")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from bench_handwriting import Outcome, moved, recurring, verdicts  # noqa: E402
+from bench_handwriting import Outcome, misses, moved, recurring, verdicts  # noqa: E402
 from proofgen.cases import ROWS_NOTE, Case  # noqa: E402
 
 
@@ -31,6 +31,15 @@ def test_a_digit_in_several_misses_is_named_with_their_seeds() -> None:
     assert "- row 4703 (a 9): 1, 2, 3" in report
     assert "- row 1103 (a 2): 2, 3" in report
     assert "row 18 " not in report and "row 9 " not in report
+
+
+def test_misses_are_counted_even_when_none_is_listed() -> None:
+    bad = [_miss(1, "4703 18"), _miss(2, "4703 7")]
+    assert misses(bad, 1)[1] == "Misses (2; first 1):"
+    report = misses(bad, 0)
+    assert report[1] == "Misses: 2 (none listed: --misses 0)"
+    assert not any(line.startswith("- REVIEW") for line in report)
+    assert "- row 4703 (a 9): 1, 2" in report
 
 
 def test_no_digit_twice_no_list() -> None:
