@@ -121,15 +121,15 @@ def test_three_readers_read_real_handwriting(engine: OcrEngine) -> None:
     assert judge(found, "48213", r"^[0-9]{5}$", THRESHOLDS["handwriting"]).status == "pass"
 
 
-def test_readers_misreading_a_right_code_alike_do_not_fail_it_when_another_doubts(
+def test_readers_misreading_a_right_code_alike_but_unsurely_do_not_fail_it(
     engine: OcrEngine,
 ) -> None:
-    # PP-OCR and the line recogniser read this 2 as a 7 (0.78 on average); the glyph CNN,
-    # since it learnt from glyphs cut out of photos too, reads the 2, unsurely.
+    # All three readers read this 2 as a 7 (the glyph CNN learnt from photo lines and more
+    # hands since 2026-12-03; before, it alone read the 2), none of them surely: a person
+    # looks, the wearer is not told the code is wrong.
     found = engine.read_candidates(_real_photo("48213", 1_000_900))
     five = {c.text: c for c in found if len(c.text) == 5}
-    assert five["48713"].source == "ppocr+line" and five["48713"].chars[2].prob < 0.9
-    assert five["48213"].source == "cnn" and five["48213"].chars[2].prob < 0.5
+    assert five["48713"].agree == 3 and five["48713"].chars[2].prob < 0.9
     verdict = judge(found, "48213", r"^[0-9]{5}$", THRESHOLDS["handwriting"])
     assert verdict.status == "review"
 

@@ -21,7 +21,9 @@ from tune photos, and the engine passed 380 instead of 384 of 400 tune right cod
 
 The net is convolutions only (so the ONNX graph is built by hand from the weights, as
 train_digits.py does, with no exporter dependency) and is trained with CTC.
-Reproducible on 2 CPU cores: fixed seeds, deterministic torch, about half an hour.
+The shipped one (2026-12-03) learnt with `--hands train+test` from 30,000 drawn lines and
+3,646 cut ones, as `make train` runs it: 12 epochs, 67 minutes beside the glyph CNN's training.
+Reproducible on 2 CPU cores: fixed seeds, deterministic torch.
 Dev-only dependencies: torch (CPU), onnx, mlxtend. The product needs only onnxruntime.
 """
 

@@ -8,7 +8,9 @@ features per 4 px of width, and each column gives the probabilities of blank and
 (connectionist temporal classification, decoded greedily as PP-OCR's output is).
 
 `models/lines.onnx` is trained by `training/train_lines.py` on lines composed from the MNIST
-train rows only. The same `prepare_line` feeds training and reading.
+train rows and MNIST's own test set (other writers), never a tune, report or reserved row,
+and on code lines cut out of train-split photos. The same `prepare_line` feeds training and
+reading.
 """
 
 from __future__ import annotations
