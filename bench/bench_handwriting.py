@@ -352,10 +352,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             making.append(time.perf_counter() - begin - outcome.seconds)
             outcomes.append(outcome)
     label = getattr(reader, "label", type(reader).__name__)
+    source = f"`{args.reader}`" + (f", models from {args.models}" if args.models else "")
     print("## Handwriting and seals: verdicts on realistic photos\n")
     print(
-        f"Reader `{label}` (`{args.reader}`{f', models from {args.models}' if args.models else ''}"
-        f", loaded in {load_seconds:.1f} s); split "
+        f"Reader `{label}` ({source}, loaded in {load_seconds:.1f} s); split "
         f"**{args.split}**; photos decoded to {PIPELINE_MAX_SIDE} px as the pipeline does; "
         "decided by rules/control-code.toml (mnist, samples) and rules/seal-number.toml "
         "(seal). Photo generation + preparation per photo, median "
