@@ -195,7 +195,7 @@ def misses(outcomes: Sequence[Outcome], limit: int) -> list[str]:
     bad.sort(key=lambda o: o.status != forbidden(o.case.kind))
     listed = bad[: max(limit, 0)]
     if not listed:
-        return ["", f"Misses: {len(bad)} (none listed: --misses 0)", *recurring(bad)]
+        return ["", f"Misses: {len(bad)} (none listed: --misses 0)", *recurring(bad, outcomes)]
     lines = ["", f"Misses ({len(bad)}; first {len(listed)}):", ""]
     for o in listed:
         read = ", ".join(o.values[:6]) or f"(nothing: {o.problem or 'no text'})"
@@ -203,7 +203,7 @@ def misses(outcomes: Sequence[Outcome], limit: int) -> list[str]:
             f"- {o.status.upper()} {o.case.family} {o.case.kind} seed {o.case.seed}: written "
             f"{o.case.written or '(blank)'}, expected {o.case.expected}, read {read} [{o.note}]"
         )
-    return lines + recurring(bad)
+    return lines + recurring(bad, outcomes)
 
 
 Verdicts = dict[str, dict[str, Any]]  # "family kind seed" -> status, expected, values
@@ -242,10 +242,11 @@ def moved(before: Verdicts, after: Verdicts) -> list[str]:
     return lines
 
 
-def recurring(bad: Sequence[Outcome]) -> list[str]:
-    """The MNIST digits written in more than one missed photo: a split holds 100 of each
-    digit, each drawn into a few photos, so one hand a person would misread too (a 9 like
-    a 4) recurs among the misses; a miss that no digit explains is the reader's own."""
+def recurring(bad: Sequence[Outcome], outcomes: Sequence[Outcome]) -> list[str]:
+    """The MNIST digits written in more than one missed photo, each with how many of the
+    photos that hold it were missed: a split holds 100 of each digit, each drawn into a few
+    photos, so one hand a person would misread too (a 9 like a 4) is missed in most of its
+    photos; a miss that no digit explains is the reader's own."""
     photos: dict[int, list[int]] = {}
     for o in bad:
         for row in dict.fromkeys(rows_in(o.note)):
@@ -253,9 +254,19 @@ def recurring(bad: Sequence[Outcome]) -> list[str]:
     repeated = {row: seeds for row, seeds in photos.items() if len(seeds) > 1}
     if not repeated:
         return []
-    lines = ["", "MNIST digits in more than one miss (row: seeds):", ""]
+    holding = Counter(row for o in outcomes for row in set(rows_in(o.note)) if row in repeated)
+    explained = sum(any(row in repeated for row in rows_in(o.note)) for o in bad)
+    lines = [
+        "",
+        f"MNIST digits in more than one miss ({explained} of the {len(bad)} misses hold one;"
+        " row: missed photos of those holding it, their seeds):",
+        "",
+    ]
     for row, seeds in sorted(repeated.items(), key=lambda item: (-len(item[1]), item[0])):
-        lines.append(f"- row {row} (a {label_of(row)}): {', '.join(map(str, seeds))}")
+        lines.append(
+            f"- row {row} (a {label_of(row)}): {len(seeds)} of {holding[row]}, "
+            + ", ".join(map(str, seeds))
+        )
     return lines
 
 

@@ -14,22 +14,24 @@ from bench_handwriting import Outcome, misses, moved, recurring, verdicts  # noq
 from proofgen.cases import ROWS_NOTE, Case  # noqa: E402
 
 
-def _miss(seed: int, rows: str) -> Outcome:
+def _miss(seed: int, rows: str, status: str = "review") -> Outcome:
     case = Case("right", "94765", "94765", seed, "tune", "mnist")
     note = f"1200x900 o1 q80, turned 3°, blur 1.0, {ROWS_NOTE} {rows}" if rows else "seal"
-    return Outcome(case, "review", ("44765",), None, 0.1, note)
+    return Outcome(case, status, ("44765",), None, 0.1, note)
 
 
-def test_a_digit_in_several_misses_is_named_with_their_seeds() -> None:
+def test_a_digit_in_several_misses_is_named_with_their_seeds_and_its_photos() -> None:
     misses = [
         _miss(1, "4703 18 4503"),
         _miss(2, "4703 1103"),
         _miss(3, "1103 4703 9"),
         _miss(4, ""),
     ]
-    report = "\n".join(recurring(misses))
-    assert "- row 4703 (a 9): 1, 2, 3" in report
-    assert "- row 1103 (a 2): 2, 3" in report
+    passed = [_miss(5, "1103 18", "pass"), _miss(6, "1103 1103 7", "pass")]
+    report = "\n".join(recurring(misses, misses + passed))
+    assert "(3 of the 4 misses hold one;" in report
+    assert "- row 4703 (a 9): 3 of 3, 1, 2, 3" in report
+    assert "- row 1103 (a 2): 2 of 4, 2, 3" in report  # a photo holding it twice counts once
     assert "row 18 " not in report and "row 9 " not in report
 
 
@@ -39,11 +41,12 @@ def test_misses_are_counted_even_when_none_is_listed() -> None:
     report = misses(bad, 0)
     assert report[1] == "Misses: 2 (none listed: --misses 0)"
     assert not any(line.startswith("- REVIEW") for line in report)
-    assert "- row 4703 (a 9): 1, 2" in report
+    assert "- row 4703 (a 9): 2 of 2, 1, 2" in report
 
 
 def test_no_digit_twice_no_list() -> None:
-    assert recurring([_miss(1, "4703 18"), _miss(2, "1103 7 7")]) == []
+    bad = [_miss(1, "4703 18"), _miss(2, "1103 7 7")]
+    assert recurring(bad, bad) == []
 
 
 def _verdict(status: str, *values: str) -> dict[str, object]:
