@@ -369,3 +369,26 @@ def test_the_expected_code_read_upside_down_is_review_never_fail() -> None:
     assert judge([_three("89068")], "84068", CODE).status == "review"
     # ... but a code with two such places has no turned reading to speak of.
     assert judge([_three("34511")], "34517", CODE).status == "fail"
+
+
+def test_readers_that_barely_lean_the_expected_way_outvote_no_sure_rival() -> None:
+    """19122 written, 19172 expected (a shaken tune photo): the line recogniser read 19172
+    surely and the glyph CNN with it, but at 0.38 at the 7; PP-OCR read 19122 surely. Two
+    readers against one, but one of the two barely: a person looks."""
+
+    def pair(cnn_at_7: float) -> Candidate:
+        line, cnn = _read("19172", 1.0).chars, _read("19172", 0.98).chars
+        cnn = (*cnn[:3], replace(cnn[3], prob=cnn_at_7), cnn[4])
+        chars = tuple(mean_char(place) for place in zip(line, cnn, strict=True))
+        return Candidate("19172", chars, "cnn+line", 2, own=(cnn, line))
+
+    sure_rival = _by("19122", "ppocr", 0.96)
+    hand = THRESHOLDS["handwriting"]
+    verdict = judge([pair(0.38), sure_rival], "19172", CODE, hand)
+    assert (verdict.status, verdict.reason_code) == ("review", "code_uncertain")
+    assert "just as surely 19122" in verdict.detail
+    assert judge([pair(0.60), sure_rival], "19172", CODE, hand).status == "pass"
+    assert (
+        judge([pair(0.38), sure_rival], "19172", CODE, replace(hand, outvote_min_each=0.3)).status
+        == "pass"
+    )
