@@ -101,7 +101,10 @@ class Thresholds:
     # Tune, shaken photos (fresh seeds, 600 right codes, 200 one digit off): 19122 written,
     # 19172 expected, passed on the glyph CNN at 0.38 and the line recogniser, against
     # PP-OCR's sure 19122; now review, as is one right code (43182: the CNN at 0.47 there,
-    # three readers reading three digits). On 3,750 still tune photos no verdict moved.
+    # three readers reading three digits). On 3,150 still tune photos no verdict moved, nor
+    # on 1,000 more shaken ones read after the choice. 0.70 would also have caught a 5 read
+    # as a 3 by two readers at 0.65 there (50502 passed as 30502), and made 6 right codes of
+    # 3,400 review, one read alike by all three readers on its line (the CNN at 0.68).
     outvote_min_each: float = 0.50
     # Digit pairs (expected, read) that handwriting readers misread into each other: a
     # reading that differs from the expected code by one of these is never evidence to fail.
