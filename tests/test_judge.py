@@ -377,8 +377,8 @@ def test_readers_that_barely_lean_the_expected_way_outvote_no_sure_rival() -> No
     readers against one, but one of the two barely: a person looks."""
 
     def pair(cnn_at_7: float) -> Candidate:
-        line, cnn = _read("19172", 1.0).chars, _read("19172", 0.98).chars
-        cnn = (*cnn[:3], replace(cnn[3], prob=cnn_at_7), cnn[4])
+        line, sure, unsure = (_read("19172", p).chars for p in (1.0, 0.98, cnn_at_7))
+        cnn = (*sure[:3], unsure[3], sure[4])
         chars = tuple(mean_char(place) for place in zip(line, cnn, strict=True))
         return Candidate("19172", chars, "cnn+line", 2, own=(cnn, line))
 

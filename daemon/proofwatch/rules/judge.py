@@ -227,7 +227,8 @@ def _outvoted(
     rival: Candidate, best: Candidate | None, agree: int, expected: str, t: Thresholds
 ) -> bool:
     """The expected code was read by `outvote` more readers than the rival, each of them at
-    least `outvote_min_each` sure where the two differ (unknown: as the mean says)."""
+    least `outvote_min_each` sure where the two differ (a reading without probabilities for
+    each place: by the count alone)."""
     if not t.outvote or agree - rival.agree < t.outvote:
         return False
     if best is None or len(best.chars) != len(best.text):
