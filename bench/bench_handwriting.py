@@ -255,7 +255,7 @@ def recurring(bad: Sequence[Outcome], outcomes: Sequence[Outcome]) -> list[str]:
     if not repeated:
         return []
     holding = Counter(row for o in outcomes for row in set(rows_in(o.note)) if row in repeated)
-    explained = sum(any(row in repeated for row in rows_in(o.note)) for o in bad)
+    explained = len(set().union(*repeated.values()))  # the misses (by seed) holding one
     lines = [
         "",
         f"MNIST digits in more than one miss ({explained} of the {len(bad)} misses hold one;"

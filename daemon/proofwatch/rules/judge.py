@@ -233,8 +233,12 @@ def _outvoted(
         return False
     if best is None or len(best.chars) != len(best.text):
         return True
-    places = _differing(rival.text, expected)
-    return all(best.chars[i].weakest >= t.outvote_min_each for i in places)
+    return _each_reader_at_least(best, _differing(rival.text, expected), t.outvote_min_each)
+
+
+def _each_reader_at_least(candidate: Candidate, places: Sequence[int], bar: float) -> bool:
+    """Every reader of the candidate gave its character at least `bar` at each of `places`."""
+    return all(candidate.chars[i].weakest >= bar for i in places)
 
 
 def _beyond_pairs(candidate: Candidate, expected: str, t: Thresholds) -> bool:
@@ -440,7 +444,7 @@ def judge(
         for c in sure_rivals
         if c.agree >= t.fail_agree
         and (c.source not in t.fail_without or _seconded(c, candidates, expected, t))
-        and all(c.chars[i].weakest >= t.fail_min_each for i in _differing(c.text, expected))
+        and _each_reader_at_least(c, _differing(c.text, expected), t.fail_min_each)
         and (_confusion(c.text, expected, t.confusable) is None or _beyond_pairs(c, expected, t))
     ]
     same = [c for c in fitting if c.text == expected]
