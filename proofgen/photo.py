@@ -222,7 +222,7 @@ def _paper(
     return paper, pen_ink, box, name, lines, printed
 
 
-def handwritten_photo(code: str, seed: int, split: mnist.Split) -> tuple[bytes, PhotoInfo]:
+def handwritten_photo(code: str, seed: int, split: mnist.Rows) -> tuple[bytes, PhotoInfo]:
     """A phone photo (camera JPEG bytes) of `code` handwritten on paper; "" for blank paper.
 
     Digits come only from the MNIST rows of `split`. Deterministic in (code, seed, split).

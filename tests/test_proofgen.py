@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,28 @@ def test_splits_are_disjoint_and_balanced() -> None:
     for split, size in (("train", 200), ("tune", 100), ("report", 100)):
         labels = mnist.digits(split)[1]  # type: ignore[arg-type]
         assert np.bincount(labels, minlength=10).tolist() == [size] * 10
+
+
+@needs_mnist
+def test_the_tune_halves_split_the_tune_digits_in_two_without_sharing_one() -> None:
+    tune = {int(i) for i in mnist.digits("tune")[2]}
+    halves = {half: mnist.digits(half) for half in mnist.HALVES}
+    rows = {half: {int(i) for i in loaded[2]} for half, loaded in halves.items()}
+    assert not rows["tune-a"] & rows["tune-b"]
+    assert rows["tune-a"] | rows["tune-b"] == tune
+    for half, (images, labels, indices) in halves.items():
+        assert np.bincount(labels, minlength=10).tolist() == [50] * 10
+        assert {mnist.half_of(int(i)) for i in indices} == {half}
+        assert not images.flags.writeable
+    # Not only the row numbers differ: no digit of one half is a digit of the other.
+    a, b = (np.asarray(halves[h][0]) for h in ("tune-a", "tune-b"))
+    assert not {x.tobytes() for x in a} & {x.tobytes() for x in b}
+
+
+def test_half_of_index() -> None:
+    assert [mnist.half_of(i) for i in (3, 8, 13, 18, 4, 5, 6)] == [
+        "tune-a", "tune-b", "tune-a", "tune-b", None, None, None,
+    ]  # fmt: skip
 
 
 needs_test_set = pytest.mark.skipif(
@@ -180,6 +203,15 @@ def test_a_photo_names_the_mnist_rows_it_wrote() -> None:
     assert photo.handwritten_photo("", seed, "tune")[1].rows == ()
 
 
+@needs_mnist
+def test_a_tune_half_photo_writes_digits_of_its_own_half_only() -> None:
+    for half in mnist.HALVES:
+        seed = _fast_seed(cases.SEEDS[half].start, 0x5EED)
+        _, info = photo.handwritten_photo("0123456789", seed, half)
+        assert [mnist.label_of(row) for row in info.rows] == list(range(10))
+        assert {mnist.half_of(row) for row in info.rows} == {half}
+
+
 def test_a_note_without_rows_gives_none() -> None:
     seal_note = "1200x900 o1 q80, turned 3°, digits 80px, red font, blur 1.0"
     assert cases.rows_in(seal_note) == ()
@@ -224,6 +256,12 @@ def test_cases_are_what_their_kind_says(family: cases.Family) -> None:
         assert any(c.expected.startswith("0") for c in built)
     report = {c.seed for c in cases.build_cases(family, "report", 30)}
     assert not report & {c.seed for c in built}
+
+
+def test_the_splits_seeds_never_meet() -> None:
+    ranges = sorted(cases.SEEDS.values(), key=lambda r: r.start)
+    assert all(a.stop <= b.start for a, b in itertools.pairwise(ranges))
+    assert set(cases.SEEDS) == {*mnist.SPLITS, *mnist.HALVES}
 
 
 def test_a_case_outside_its_split_seeds_is_refused() -> None:

@@ -3,8 +3,18 @@ and single-threaded OpenCV (its threads would race on the random augmentations' 
 
 from __future__ import annotations
 
+import argparse
+
 import cv2
 import torch
+
+
+def add_seed_option(parser: argparse.ArgumentParser, default: int) -> None:
+    """`--seed`: another seed draws other training data and first weights; two nets so
+    trained differ as much as a retrained reader does by chance."""
+    parser.add_argument(
+        "--seed", type=int, default=default, help=f"seeds the training data and net ({default})"
+    )
 
 
 def reproducible(seed: int) -> None:

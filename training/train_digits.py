@@ -50,7 +50,7 @@ from augment import bend  # noqa: E402
 from harvest_lines import add_crop_options, add_hands_option, read_crops  # noqa: E402
 from proofgen.camera import shaken  # noqa: E402
 from proofgen.mnist import digits  # noqa: E402
-from reproducible import reproducible  # noqa: E402
+from reproducible import add_seed_option, reproducible  # noqa: E402
 
 from proofwatch.engines.digits import (  # noqa: E402
     JUNK,
@@ -286,11 +286,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     add_hands_option(parser)
     add_crop_options(parser, repeat=3, unit="glyph")
+    add_seed_option(parser, SEED)
     args = parser.parse_args()
-    reproducible(SEED)
+    reproducible(args.seed)
     start = time.monotonic()
 
-    train_x, train_y = make_set(*digits(args.hands)[:2], copies=args.copies, seed=SEED)
+    train_x, train_y = make_set(*digits(args.hands)[:2], copies=args.copies, seed=args.seed)
     if args.crops:
         crop_x, crop_y = cut_crops(args.crops)
         print(f"glyphs cut from photo lines: {len(crop_x)}")
@@ -306,7 +307,7 @@ def main() -> int:
     )
     tx = torch.from_numpy(train_x[:, None])
     ty = torch.from_numpy(train_y)
-    gen = torch.Generator().manual_seed(SEED)
+    gen = torch.Generator().manual_seed(args.seed)
     for epoch in range(args.epochs):
         net.train()
         perm = torch.randperm(len(tx), generator=gen)

@@ -49,7 +49,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "daemon")]
 from harvest_lines import add_crop_options, add_hands_option, read_crops  # noqa: E402
 from proofgen import mnist  # noqa: E402
 from proofgen.photo import write_code  # noqa: E402
-from reproducible import reproducible  # noqa: E402
+from reproducible import add_seed_option, reproducible  # noqa: E402
 
 from proofwatch.engines.lines import (  # noqa: E402
     CHARSET,
@@ -351,12 +351,13 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=30000, help="training lines drawn")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    add_seed_option(parser, SEED)
     add_hands_option(parser)
     add_crop_options(parser, repeat=6, unit="line")
     args = parser.parse_args()
-    reproducible(SEED)
+    reproducible(args.seed)
     start = time.monotonic()
-    train_x, train_y = make_set(args.hands, args.lines, SEED)
+    train_x, train_y = make_set(args.hands, args.lines, args.seed)
     crop_x, crop_y = load_crops(args.crops, args.crop_repeat)
     train_x, train_y = train_x + crop_x, train_y + crop_y
     tune_x, tune_y = make_set("tune", 2000, SEED + 1)
@@ -364,7 +365,7 @@ def main() -> int:
     print(f"lines: train {len(train_x)} ({len(crop_x)} cut), tune {len(tune_x)} ({seconds:.0f}s)")
 
     net = Net()
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(args.seed)
     steps = args.epochs * len(_batches(train_x, 48, rng))
     opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
