@@ -13,7 +13,7 @@ digits recur among them (a hand a person would misread too is written into sever
 
 The tune split is for working on a reader; `--split report` is for final figures only.
 `--split tune-a` and `tune-b` draw the digits from two halves of the tune split: a choice
-made on one half can be checked on photos of hands it never saw.
+made on one half can be checked on photos of digits it never saw.
 A reader is any object with `ask(image, questions) -> {key: Reading}`; `--reader
 package.module:factory` names a callable that returns one (default: the embedded OCR).
 
@@ -295,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         choices=("tune", "tune-a", "tune-b", "report"),
         default="tune",
         help="tune-a and tune-b: photos of two halves of the tune digits, for choosing a "
-        "rule on one and checking it on hands it never saw (handwriting only)",
+        "rule on one and checking it on digits it never saw (handwriting only)",
     )
     parser.add_argument("--n", type=int, default=10, help="photos per kind (per family)")
     parser.add_argument(

