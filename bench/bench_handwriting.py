@@ -47,6 +47,7 @@ from PIL import Image  # noqa: E402
 from proofgen.cases import (  # noqa: E402
     FAMILIES,
     KINDS,
+    SEEDS,
     Case,
     build_cases,
     case_photo,
@@ -292,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
         "--split",
-        choices=("tune", "tune-a", "tune-b", "report"),
+        choices=tuple(split for split in SEEDS if split != "train"),
         default="tune",
         help="tune-a and tune-b: photos of two halves of the tune digits, for choosing a "
         "rule on one and checking it on digits it never saw (handwriting only)",

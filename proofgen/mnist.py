@@ -180,7 +180,7 @@ def _load(split: Source) -> Loaded:
         return _frozen(*(np.concatenate([train[i], test[i]]) for i in range(len(train))))
     if split == "tune-a" or split == "tune-b":
         tune = _load("tune")
-        mine = tune[2] // 5 % 2 == HALVES[split]
+        mine = np.array([half_of(int(index)) == split for index in tune[2]])
         return _frozen(*(part[mine] for part in tune))
     return _read_split(split)
 
