@@ -13,7 +13,9 @@ digits recur among them (a hand a person would misread too is written into sever
 
 The tune split is for working on a reader; `--split report` is for final figures only.
 `--split tune-a` and `tune-b` draw the digits from two halves of the tune split: a choice
-made on one half can be checked on photos of digits it never saw.
+made on one half can be checked on photos of digits it never saw. `--split test` draws them
+from MNIST's own test set, writers that no split holds, for readers that never learnt them
+(`--models` of readers trained with `--hands train`; the shipped ones learnt these hands).
 A reader is any object with `ask(image, questions) -> {key: Reading}`; `--reader
 package.module:factory` names a callable that returns one (default: the embedded OCR).
 
@@ -296,7 +298,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         choices=tuple(split for split in SEEDS if split != "train"),
         default="tune",
         help="tune-a and tune-b: photos of two halves of the tune digits, for choosing a "
-        "rule on one and checking it on digits it never saw (handwriting only)",
+        "rule on one and checking it on digits it never saw; test: MNIST's test-set hands, "
+        "which no split holds, for readers that never learnt them (needs --models) "
+        "(handwriting only)",
     )
     parser.add_argument("--n", type=int, default=10, help="photos per kind (per family)")
     parser.add_argument(
@@ -338,6 +342,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         argv = ["--split", "report", "--family", "mnist", "--family", "seal", "--n", "40",
                 "--n-right", "200", "--cache", photos]  # fmt: skip
     args = parser.parse_args(argv)
+    if args.split == "test" and args.models is None:
+        parser.error(
+            "--split test draws MNIST's test-set hands, which the shipped readers learnt: "
+            "name readers trained without them (--hands train) with --models DIR"
+        )
 
     families = args.family or list(FAMILIES)
     kinds = tuple(args.kind or KINDS)

