@@ -311,11 +311,14 @@ def test_even_three_readers_sure_beyond_doubt_do_not_fail_a_confusable_pair() ->
     assert judge([_three("38319", 1.0)], "38919", CODE, hand).status == "fail"
 
 
-def test_a_seven_read_as_a_one_is_review() -> None:
-    """A 7 with a short bar, read as a 1 by all three readers (unseen writers: 79954)."""
+def test_a_seven_or_a_nine_read_as_a_one_is_review() -> None:
+    """Unseen writers: a 7 with a short bar (79954, all three readers) and a thin-looped 9
+    (92726, PP-OCR and the CNN) read as a 1."""
     hand = THRESHOLDS["handwriting"]
     verdict = judge([_three("19954")], "79954", CODE, hand)
     assert verdict.status == "review" and "a handwritten 7 is often read as a 1" in verdict.detail
+    verdict = judge([_read("12726", 0.97)], "92726", CODE, hand)
+    assert verdict.status == "review" and "a handwritten 9 is often read as a 1" in verdict.detail
 
 
 def test_a_nine_read_as_a_four_is_review() -> None:
